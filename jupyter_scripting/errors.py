@@ -1,0 +1,104 @@
+"""Exceptions named after what happened, each mapped to one HTTP status.
+
+Handlers never build error answers by hand: they raise one of these (or let the
+store and runner raise them) and :class:`~jupyter_scripting.handlers.base.ScriptingHandler`
+turns it into ``{"message", "reason", "executionId"}`` with the status below.
+"""
+
+from __future__ import annotations
+
+
+class ScriptingError(Exception):
+    """Base class: ``status`` is the HTTP status, ``reason`` a short stable word."""
+
+    status: int = 500
+    reason: str = "error"
+
+    def __init__(self, message: str, *, execution_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.execution_id = execution_id
+
+
+class BadRequest(ScriptingError):
+    """The caller sent something we cannot use (bad JSON, bad notebook, bad parameter)."""
+
+    status = 400
+    reason = "bad-request"
+
+
+class NotAuthenticated(ScriptingError):
+    """No identity could be established for the caller."""
+
+    status = 401
+    reason = "not-authenticated"
+
+
+class NotFound(ScriptingError):
+    """Something does not exist, or belongs to another tenant."""
+
+    status = 404
+    reason = "not-found"
+
+
+class ScriptNotFound(NotFound):
+    """No such script in the caller's tenant (or a malformed id)."""
+
+    def __init__(self, script_id: str = "") -> None:
+        super().__init__(f"No script with id {script_id!r}." if script_id else "No such script.")
+
+
+class VersionNotFound(NotFound):
+    """The script exists, but not in that version."""
+
+    def __init__(self, script_id: str, version: int) -> None:
+        super().__init__(f"Script {script_id!r} has no version {version}.")
+
+
+class ExecutionNotFound(NotFound):
+    """No such execution of that script in the caller's tenant."""
+
+    def __init__(self, execution_id: str = "") -> None:
+        super().__init__(
+            f"No execution with id {execution_id!r}." if execution_id else "No such execution."
+        )
+
+
+class StoreError(ScriptingError):
+    """The database failed (not the caller's fault)."""
+
+    status = 500
+    reason = "store-error"
+
+
+class RunNotStarted(ScriptingError):
+    """The run could not be started: no kernel could be had."""
+
+    status = 500
+    reason = "not-started"
+
+
+class ScriptFailed(ScriptingError):
+    """The script could not fully execute: an uncaught exception."""
+
+    status = 502
+    reason = "script-error"
+
+
+class KernelDied(ScriptFailed):
+    """The kernel died while the script ran."""
+
+    reason = "kernel-died"
+
+
+class BadScriptAnswer(ScriptFailed):
+    """The script's answer cannot be sent (e.g. a status outside 200-599)."""
+
+    reason = "bad-answer"
+
+
+class RunTimedOut(ScriptingError):
+    """The run exceeded its deadline; its kernel was killed."""
+
+    status = 504
+    reason = "timeout"

@@ -1,0 +1,152 @@
+"""Fresh, single-use kernels for runs, kept apart from the user's kernels.
+
+Every run gets a kernel process no earlier run touched, started in a new temporary
+working directory with an environment scrubbed of the server's credentials. The
+kernels are the extension's own (never the server's ``MappingKernelManager``), so they
+never show up in ``/api/kernels`` and the idle culler never sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Dict, Float, Instance, List, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from ..errors import RunNotStarted
+
+#: Variables that hold credentials of the server or of JupyterHub.
+DEFAULT_ENV_DENYLIST = r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|COOKIE|AUTH)"
+
+
+@dataclass(eq=False)
+class KernelHandle:
+    """A started kernel, its ready client, and its private working directory."""
+
+    kernel_name: str
+    km: AsyncKernelManager
+    kc: object  # jupyter_client.asynchronous.AsyncKernelClient
+    workdir: str
+    runtime_dir: str
+    pid: int | None = None
+    _released: bool = field(default=False, repr=False)
+
+
+class KernelProvider(LoggingConfigurable):
+    """Starts a fresh kernel for each run and kills it (with its children) afterwards."""
+
+    startup_timeout = Float(
+        60.0, config=True, help="Seconds a kernel may take to start and answer before a run fails."
+    )
+    env_denylist = Unicode(
+        DEFAULT_ENV_DENYLIST,
+        config=True,
+        help="""Regular expression: server environment variables whose *names* match it are
+        not passed to kernels (besides any variable whose value contains a server secret).""",
+    )
+    extra_env = Dict(
+        {},
+        config=True,
+        help="Environment variables added to every run's kernel (after scrubbing).",
+    )
+    secrets = List(
+        Unicode(),
+        help="Secret values (server token, password hash...) that must never reach a kernel.",
+    )
+    kernel_spec_manager = Instance(KernelSpecManager)
+
+    @default("kernel_spec_manager")
+    def _default_kernel_spec_manager(self) -> KernelSpecManager:
+        return KernelSpecManager(parent=self)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._live: set[KernelHandle] = set()
+        self._cleanups: set[asyncio.Task[None]] = set()
+
+    def kernel_env(self) -> dict[str, str]:
+        """The environment a run's kernel gets: the server's, without credentials."""
+        deny = re.compile(self.env_denylist)
+        secrets = [s for s in self.secrets if s]
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not deny.search(key) and not any(s in value for s in secrets)
+        }
+        env.update(self.extra_env)
+        return env
+
+    async def acquire(self, kernel_name: str) -> KernelHandle:
+        """Start a fresh kernel and wait until it answers; ``RunNotStarted`` otherwise."""
+        workdir = tempfile.mkdtemp(prefix="jupyter-scripting-")
+        # IPC sockets in a private directory: no TCP port races between many kernels
+        # starting at once, and no port any other local user could connect to.
+        runtime_dir = tempfile.mkdtemp(prefix="jupyter-scripting-rt-")
+        km = AsyncKernelManager(
+            kernel_name=kernel_name,
+            kernel_spec_manager=self.kernel_spec_manager,
+            transport="ipc",
+            connection_file=os.path.join(runtime_dir, "kernel.json"),
+            ip=os.path.join(runtime_dir, "kernel-ipc"),
+        )
+        handle = KernelHandle(kernel_name, km, None, workdir, runtime_dir)
+        self._live.add(handle)
+        try:
+            await km.start_kernel(env=self.kernel_env(), cwd=workdir)
+            kc = km.client()
+            kc.start_channels()
+            handle.kc = kc
+            handle.pid = getattr(km.provisioner, "pid", None)
+            await kc.wait_for_ready(timeout=self.startup_timeout)
+        except NoSuchKernel as e:
+            await self.release(handle)
+            raise RunNotStarted(f"No kernel named {kernel_name!r} is installed.") from e
+        except asyncio.CancelledError:
+            await self.release(handle)
+            raise
+        except Exception as e:
+            await self.release(handle)
+            self.log.exception("Could not start a %r kernel", kernel_name)
+            raise RunNotStarted(f"A {kernel_name!r} kernel could not be started: {e}") from e
+        return handle
+
+    async def release(self, handle: KernelHandle) -> None:
+        """Kill the kernel's process group now and remove its working directory."""
+        if handle._released:
+            return
+        handle._released = True
+        try:
+            if handle.kc is not None:
+                handle.kc.stop_channels()  # type: ignore[attr-defined]
+            if handle.km.has_kernel:
+                await handle.km.shutdown_kernel(now=True)
+            else:
+                await handle.km.cleanup_resources()
+        except Exception:
+            self.log.exception("Could not stop kernel %s", handle.pid)
+        finally:
+            shutil.rmtree(handle.workdir, ignore_errors=True)
+            shutil.rmtree(handle.runtime_dir, ignore_errors=True)
+            self._live.discard(handle)
+
+    def release_soon(self, handle: KernelHandle) -> None:
+        """Release in the background (the answer need not wait for the kill)."""
+        task = asyncio.ensure_future(self.release(handle))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+    @property
+    def live_count(self) -> int:
+        """Kernels currently started and not yet released."""
+        return len(self._live)
+
+    async def shutdown(self) -> None:
+        """Kill every kernel still alive (server shutdown)."""
+        await asyncio.gather(*(self.release(h) for h in list(self._live)), *self._cleanups)

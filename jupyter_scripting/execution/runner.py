@@ -1,0 +1,228 @@
+"""Running one version of a script for one request, in a fresh kernel, with a deadline.
+
+The runner drives nbclient cell by cell on a kernel and client it started itself: it
+never calls ``NotebookClient.async_execute()``, whose ``async_setup_kernel`` replaces
+the server's SIGTERM/SIGINT handlers (after which SIGTERM would kill the server with
+no cleanup). The request is handed over by code run silently before the first cell
+(it is not a cell of the notebook, so it is neither selected as output nor stored);
+the script's ``response`` is read back through ``user_expressions`` after the last.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import base64
+import datetime as dt
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+from traitlets import Instance
+from traitlets.config import LoggingConfigurable
+
+from ..errors import (
+    BadScriptAnswer,
+    KernelDied,
+    RunNotStarted,
+    RunTimedOut,
+    ScriptFailed,
+    ScriptingError,
+)
+from .answer import Answer, build_answer
+from .kernels import KernelHandle, KernelProvider
+
+DEFAULT_KERNEL = "python3"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_KERNEL_SIDE = resources.files("jupyter_scripting.runtime").joinpath("kernel_side.py")
+
+
+@dataclass
+class RunRequest:
+    """The HTTP request as the script will see it (credentials already removed)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: list[tuple[str, str]]
+    body: bytes
+    accept: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended: an answer, or an error; and what goes into its log."""
+
+    answer: Answer | None
+    error: ScriptingError | None
+    notebook: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    duration_ms: float
+    traceback: str | None = None
+    kernel_pid: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> int:
+        """The status code the caller gets and the log records."""
+        if self.error is not None:
+            return self.error.status
+        assert self.answer is not None
+        return self.answer.status
+
+
+def handover_code(request: RunRequest, execution_id: str) -> str:
+    """Source that defines ``request``/``response`` in a kernel without this package."""
+    payload = {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": request.headers,
+        "body": base64.b64encode(request.body).decode("ascii"),
+        "execution_id": execution_id,
+    }
+    encoded = base64.b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
+    return (
+        _KERNEL_SIDE.read_text(encoding="utf-8")
+        + f"\n__jupyter_scripting_install__({encoded!r}, globals())"
+        + "\ndel __jupyter_scripting_install__\n"
+    )
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Runner(LoggingConfigurable):
+    """Executes a notebook for a request in a fresh kernel, within a whole-run deadline."""
+
+    kernels = Instance(KernelProvider)
+
+    async def run(
+        self, notebook: str, request: RunRequest, *, execution_id: str, timeout: float
+    ) -> RunOutcome:
+        """Run ``notebook`` for ``request``; never raises for the script's own failures."""
+        started_at, start = _utcnow(), time.perf_counter()
+        nb = nbformat.reads(notebook, as_version=4)
+        kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or DEFAULT_KERNEL
+        answer: Answer | None = None
+        error: ScriptingError | None = None
+        traceback: str | None = None
+        handle: KernelHandle | None = None
+        timed_out = False
+
+        holder: list[KernelHandle] = []
+
+        async def acquire_and_execute() -> Answer:
+            holder.append(await self.kernels.acquire(kernel_name))
+            return await self._execute(holder[0], nb, request, execution_id)
+
+        work = asyncio.ensure_future(acquire_and_execute())
+
+        def on_deadline() -> None:
+            # nbclient reports cancellation as a dead kernel: the flag tells them apart.
+            nonlocal timed_out
+            timed_out = True
+            work.cancel()
+
+        deadline = asyncio.get_running_loop().call_later(timeout, on_deadline)
+        try:
+            answer = await work
+        except asyncio.CancelledError:
+            if not timed_out:
+                raise
+            error = RunTimedOut(f"The run exceeded its timeout of {timeout:g} s and was stopped.")
+        except CellExecutionError as e:
+            error = ScriptFailed(f"The script raised {e.ename}: {e.evalue}")
+            traceback = _ANSI.sub("", str(e))
+        except DeadKernelError:
+            if timed_out:
+                error = RunTimedOut(
+                    f"The run exceeded its timeout of {timeout:g} s and was stopped."
+                )
+            else:
+                error = KernelDied("The kernel died while the script ran.")
+        except ScriptingError as e:
+            error = e
+        except Exception as e:
+            self.log.exception("Run %s failed unexpectedly", execution_id)
+            error = RunNotStarted(f"The run failed: {type(e).__name__}: {e}")
+        finally:
+            deadline.cancel()
+            handle = holder[0] if holder else None
+            if handle is not None:
+                if error is not None or answer is None:
+                    # Kill before answering, so a 504 means the kernel is gone.
+                    await self.kernels.release(handle)
+                else:
+                    self.kernels.release_soon(handle)
+        if error is not None:
+            error.execution_id = execution_id
+        finished_at = _utcnow()
+        return RunOutcome(
+            answer=answer,
+            error=error,
+            notebook=nbformat.writes(nb),
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_ms=(time.perf_counter() - start) * 1000,
+            traceback=traceback,
+            kernel_pid=handle.pid if handle else None,
+        )
+
+    async def _execute(
+        self, handle: KernelHandle, nb: Any, request: RunRequest, execution_id: str
+    ) -> Answer:
+        client = NotebookClient(
+            nb,
+            km=handle.km,
+            timeout=None,  # the whole-run deadline is ours
+            allow_errors=False,
+            record_timing=True,
+            log=self.log,
+        )
+        client.kc = handle.kc  # a ready client: nbclient must not build (and wait for) its own
+        client.reset_execution_trackers()
+        reply = await self._silent(client, handover_code(request, execution_id))
+        if reply["status"] != "ok":
+            raise RunNotStarted(
+                "The request could not be handed to the kernel: "
+                f"{reply.get('ename')}: {reply.get('evalue')}"
+            )
+        for index, cell in enumerate(nb.cells):
+            await client.async_execute_cell(
+                cell, index, execution_count=client.code_cells_executed + 1
+            )
+        reply = await self._silent(
+            client, "", user_expressions={"response": "__jupyter_scripting__.dump()"}
+        )
+        return build_answer(_read_dump(reply), nb.cells, request.accept)
+
+    async def _silent(self, client: NotebookClient, code: str, **kwargs: Any) -> dict[str, Any]:
+        assert client.kc is not None
+        msg_id = client.kc.execute(code, silent=True, store_history=False, **kwargs)
+        reply = await client.async_wait_for_reply(msg_id)
+        assert reply is not None
+        content: dict[str, Any] = reply["content"]
+        return content
+
+
+def _read_dump(reply: dict[str, Any]) -> dict[str, Any] | None:
+    """The kernel-side ``response`` state from the ``user_expressions`` reply."""
+    expression = reply.get("user_expressions", {}).get("response", {})
+    if expression.get("status") != "ok":
+        # The script deleted the hand-over state: answer from its outputs alone.
+        return None
+    try:
+        text = ast.literal_eval(expression["data"]["text/plain"])
+        dump: dict[str, Any] = json.loads(base64.b64decode(text))
+    except (KeyError, ValueError, SyntaxError) as e:
+        raise BadScriptAnswer("The script's response could not be read back.") from e
+    return dump

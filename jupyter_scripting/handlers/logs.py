@@ -1,0 +1,95 @@
+"""SPEC §4: the execution log of a script, one execution's content, its notebook."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from tornado import web
+
+from ..errors import ExecutionNotFound
+from ..service import is_uuid
+from ..store.records import ExecutionRecord
+from .base import SANDBOX_HEADERS, ScriptingHandler
+from .scripts import iso
+
+
+def execution_model(execution: ExecutionRecord) -> dict[str, Any]:
+    """One entry of ``filteredLogs``."""
+    return {
+        "executionId": execution.id,
+        "scriptId": execution.script_id,
+        "executionDate": iso(execution.created_at),
+        "statusCode": execution.status_code,
+        "state": execution.state,
+        "version": execution.version,
+        "mode": execution.mode,
+        "method": execution.method,
+        "durationMs": None if execution.duration_ms is None else round(execution.duration_ms, 1),
+    }
+
+
+class LogHandler(ScriptingHandler):
+    """``/scripting/log/script/{id}``: executions, newest first, of the latest version."""
+
+    @web.authenticated
+    async def get(self, script_id: str) -> None:
+        script_id = self.script_id(script_id)
+        limit = self.int_argument("limit", 100, low=1, high=1000)
+        offset = self.int_argument("offset", 0, low=0, high=2**31 - 1)
+        raw = self.get_query_argument("version", None)
+        version: int | Literal["all"] | None
+        if raw is None or raw == "latest":
+            version = None
+        elif raw == "all":
+            version = "all"
+        else:
+            version = self.int_argument("version", 1, low=1, high=2**31 - 1)
+        executions, more = await self.service.list_executions(
+            self.tenant, script_id, version, limit, offset
+        )
+        self.write_json(
+            {"filteredLogs": [execution_model(e) for e in executions], "moreElements": more}
+        )
+
+
+class ExecutionHandler(ScriptingHandler):
+    """``.../execution/{executionId}``: what that run answered (or its error document)."""
+
+    def execution_id(self, value: str) -> str:
+        if not is_uuid(value):
+            raise ExecutionNotFound(value[:100])
+        self._execution_id = value
+        return value
+
+    @web.authenticated
+    async def get(self, script_id: str, execution_id: str) -> None:
+        script_id, execution_id = self.script_id(script_id), self.execution_id(execution_id)
+        execution, content = await self.service.get_execution(self.tenant, script_id, execution_id)
+        self.set_header("X-Execution-Id", execution.id)
+        if execution.state in ("queued", "running"):
+            self.write_json({"executionId": execution.id, "state": execution.state}, status=202)
+            return
+        if execution.status_code is not None:
+            self.set_header("X-Execution-Status", str(execution.status_code))
+        for name, value in SANDBOX_HEADERS.items():
+            self.set_header(name, value)
+        self.finish_content(content, execution.content_type)
+
+
+class ExecutionNotebookHandler(ExecutionHandler):
+    """``.../execution/{executionId}/notebook``: the executed notebook, with outputs."""
+
+    @web.authenticated
+    async def get(self, script_id: str, execution_id: str) -> None:
+        script_id, execution_id = self.script_id(script_id), self.execution_id(execution_id)
+        execution, notebook = await self.service.get_execution_notebook(
+            self.tenant, script_id, execution_id
+        )
+        if notebook is None:
+            if execution.state in ("queued", "running"):
+                self.write_json({"executionId": execution.id, "state": execution.state}, 202)
+                return
+            raise ExecutionNotFound(execution_id)
+        self.set_header("X-Execution-Id", execution.id)
+        self.set_header("Content-Disposition", f'attachment; filename="{execution.id}.ipynb"')
+        self.finish(notebook, set_content_type="application/x-ipynb+json")

@@ -1,0 +1,84 @@
+"""SPEC §2: ``/scripting/script/{id}/run`` — the script's own answer, synchronously."""
+
+from __future__ import annotations
+
+from tornado import web
+
+from ..execution.runner import RunRequest
+from .base import SANDBOX_HEADERS, ScriptingHandler
+
+#: Request headers that carry credentials: a script never sees them.
+CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "cookie", "proxy-authorization", "x-xsrftoken", "x-csrftoken"}
+)
+#: Query arguments that carry credentials.
+CREDENTIAL_ARGUMENTS = frozenset({"token", "_xsrf"})
+
+
+class RunHandler(ScriptingHandler):
+    """Runs the latest version of a script with this request and answers its answer."""
+
+    def run_request(self) -> RunRequest:
+        """The request as the script sees it: everything but credentials."""
+        secrets = [s for s in self.settings.get("scripting_secrets", []) if s]
+        headers = [
+            (name, value)
+            for name, value in self.request.headers.get_all()
+            if name.lower() not in CREDENTIAL_HEADERS and not any(s in value for s in secrets)
+        ]
+        query = {
+            name: [v.decode("utf-8", "replace") for v in values]
+            for name, values in self.request.query_arguments.items()
+            if name not in CREDENTIAL_ARGUMENTS
+        }
+        return RunRequest(
+            method=self.request.method or "GET",
+            path=self.request.path,
+            query=query,
+            headers=headers,
+            body=self.request.body,
+            accept=self.request.headers.get("Accept"),
+        )
+
+    async def _run(self, script_id: str) -> None:
+        script_id = self.script_id(script_id)
+        run = await self.service.run_sync(self.tenant, script_id, self.run_request())
+        self._execution_id = run.execution_id
+        outcome = run.outcome
+        if outcome.error is not None:
+            raise outcome.error
+        answer = outcome.answer
+        assert answer is not None
+        if answer.dropped_headers:
+            self.log.warning(
+                "Run %s: dropped response headers the script may not set: %s",
+                run.execution_id,
+                ", ".join(answer.dropped_headers),
+            )
+        self.set_status(answer.status)
+        for name, value in answer.headers:
+            self.set_header(name, value)
+        self.set_header("X-Execution-Id", run.execution_id)
+        for name, value in SANDBOX_HEADERS.items():
+            self.set_header(name, value)
+        self.finish_content(answer.body, answer.content_type)
+
+    @web.authenticated
+    async def get(self, script_id: str) -> None:
+        await self._run(script_id)
+
+    @web.authenticated
+    async def post(self, script_id: str) -> None:
+        await self._run(script_id)
+
+    @web.authenticated
+    async def put(self, script_id: str) -> None:
+        await self._run(script_id)
+
+    @web.authenticated
+    async def patch(self, script_id: str) -> None:
+        await self._run(script_id)
+
+    @web.authenticated
+    async def delete(self, script_id: str) -> None:
+        await self._run(script_id)

@@ -1,0 +1,144 @@
+"""The code that runs inside the kernel before the script's first cell.
+
+This file is not imported by the server: its *source text* is sent to the kernel, so
+it must depend on the standard library only (the kernel may live in another
+environment, without jupyter_scripting installed). It defines one function,
+``__jupyter_scripting_install__``, which the runner calls with the request as
+base64-encoded JSON; it puts ``request`` and ``response`` into the user namespace
+and keeps its own reference (``__jupyter_scripting__``) that the runner reads back
+after the last cell, so a script that rebinds ``response`` cannot confuse it.
+"""
+
+
+def __jupyter_scripting_install__(payload, namespace):
+    import base64
+    import json
+    from collections.abc import MutableMapping
+
+    class Headers(MutableMapping):
+        """Case-insensitive header mapping; keeps the spelling of the last set."""
+
+        def __init__(self, pairs=()):
+            self._items = {}
+            for key, value in pairs:
+                self[key] = value
+
+        def __getitem__(self, key):
+            return self._items[key.lower()][1]
+
+        def __setitem__(self, key, value):
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise TypeError("header names and values must be str")
+            self._items[key.lower()] = (key, value)
+
+        def __delitem__(self, key):
+            del self._items[key.lower()]
+
+        def __iter__(self):
+            return (key for key, _ in self._items.values())
+
+        def __len__(self):
+            return len(self._items)
+
+        def __repr__(self):
+            return f"Headers({dict(self.items())!r})"
+
+    def charset_of(content_type):
+        for part in (content_type or "").split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                return value.strip().strip('"')
+        return "utf-8"
+
+    class Request:
+        """The HTTP request that started this run (credentials removed)."""
+
+        def __init__(self, data):
+            self.method = data["method"]
+            self.path = data["path"]
+            self.query = {key: list(values) for key, values in data["query"].items()}
+            self.headers = Headers(data["headers"])
+            self.body = base64.b64decode(data["body"])
+            self.execution_id = data["execution_id"]
+
+        @property
+        def content_type(self):
+            """The request's ``Content-Type`` without parameters, or ``None``."""
+            value = self.headers.get("Content-Type")
+            return value.split(";")[0].strip().lower() if value else None
+
+        @property
+        def text(self):
+            """The body decoded with the request's charset (UTF-8 by default)."""
+            try:
+                return self.body.decode(charset_of(self.headers.get("Content-Type")), "replace")
+            except LookupError:
+                return self.body.decode("utf-8", "replace")
+
+        def json(self):
+            """The body parsed as JSON (``ValueError`` if it is not JSON)."""
+            return json.loads(self.body.decode("utf-8-sig") if self.body else "null")
+
+        def __repr__(self):
+            return f"<Request {self.method} {self.path} ({len(self.body)} bytes)>"
+
+    class Response:
+        """What the script answers: status, headers, content type and body."""
+
+        def __init__(self):
+            self.status = 200
+            self.headers = Headers()
+            self.content_type = None
+            self._chunks = []
+            self._written = False
+
+        def write(self, data):
+            """Append ``data`` (``str`` is encoded as UTF-8) to the body."""
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            elif isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            elif not isinstance(data, bytes):
+                raise TypeError(f"response.write() takes str or bytes, not {type(data).__name__}")
+            self._chunks.append(data)
+            self._written = True
+
+        def json(self, obj):
+            """Answer ``obj`` as JSON (sets the content type unless one was set)."""
+            if self.content_type is None:
+                self.content_type = "application/json"
+            self.write(json.dumps(obj))
+
+        def __repr__(self):
+            return f"<Response {self.status}>"
+
+    class State:
+        def __init__(self, request, response):
+            self.request = request
+            self.response = response
+
+        def dump(self):
+            response = self.response
+            status = response.status
+            content_type = response.content_type
+            return base64.b64encode(
+                json.dumps(
+                    {
+                        "status": status if isinstance(status, int) else repr(status),
+                        "headers": [[str(k), str(v)] for k, v in response.headers.items()],
+                        "content_type": None if content_type is None else str(content_type),
+                        "written": response._written,
+                        "body": base64.b64encode(b"".join(response._chunks)).decode("ascii"),
+                    }
+                ).encode("utf-8")
+            ).decode("ascii")
+
+    for cls in (Headers, Request, Response, State):
+        cls.__qualname__ = cls.__name__
+        cls.__module__ = "jupyter_scripting"
+
+    data = json.loads(base64.b64decode(payload))
+    state = State(Request(data), Response())
+    namespace["request"] = state.request
+    namespace["response"] = state.response
+    namespace["__jupyter_scripting__"] = state

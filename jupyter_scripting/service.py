@@ -1,0 +1,309 @@
+"""The one service the HTTP handlers call: scripts, runs and logs, per tenant.
+
+Handlers stay thin: they parse the request, call a method here and render what comes
+back. Everything that decides (validation, limits, deadlines, what goes into the log)
+lives here or below, so the same rules hold for every route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import nbformat
+from nbformat.validator import MissingIDFieldWarning, NotebookValidationError, normalize
+
+from .errors import BadRequest, ScriptingError, StoreError
+from .execution.runner import Runner, RunOutcome, RunRequest
+from .store.records import ExecutionRecord, ExecutionResult, ScriptRecord
+from .store.service import UNSET, Store
+
+MAX_NAME_LENGTH = 255
+
+
+class TenantBusy(ScriptingError):
+    """The tenant already has as many synchronous runs as it may."""
+
+    status = 429
+    reason = "too-many-runs"
+    retry_after = 1
+
+
+@dataclass
+class SyncRun:
+    """A finished synchronous run: its id and how it ended."""
+
+    execution_id: str
+    outcome: RunOutcome
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a canonical lowercase UUID (the only ids we ever make)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def validate_name(name: object) -> str:
+    """A script name: a non-empty string of at most 255 characters."""
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequest("A script needs a name: a non-empty string.")
+    if len(name) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in name):
+        raise BadRequest(
+            f"A script name must be at most {MAX_NAME_LENGTH} characters, "
+            "with no control characters."
+        )
+    return name.strip()
+
+
+def validate_notebook(notebook: object) -> str:
+    """The notebook as normalized nbformat v4 JSON text, or ``BadRequest`` saying why not."""
+    if not isinstance(notebook, dict):
+        raise BadRequest("The notebook must be a JSON object in nbformat v4.")
+    if notebook.get("nbformat") != 4:
+        raise BadRequest(
+            f"Only nbformat 4 notebooks are accepted (got nbformat={notebook.get('nbformat')!r})."
+        )
+    try:
+        with warnings.catch_warnings():
+            # Missing cell ids are added by normalize(); nothing to warn anyone about.
+            warnings.simplefilter("ignore", MissingIDFieldWarning)
+            _, normalized = normalize(copy.deepcopy(notebook))
+            node = nbformat.from_dict(normalized)
+            nbformat.validate(node)
+    except (NotebookValidationError, ValueError, TypeError, KeyError, AttributeError) as e:
+        where = "/".join(str(p) for p in getattr(e, "absolute_path", []) or [])
+        detail = getattr(e, "message", None) or str(e)
+        location = f" at {where}" if where else ""
+        raise BadRequest(f"The notebook is not valid nbformat v4{location}: {detail}") from None
+    return nbformat.writes(node)
+
+
+def parse_script_body(
+    body: bytes, name_argument: str | None, *, name_required: bool = True
+) -> tuple[str | None, str]:
+    """(name, notebook JSON) from a create/update body: ``{"name", "notebook"}`` or a bare
+    notebook with the name in ``?name=``. Without ``name_required`` a missing name is None."""
+    payload = parse_json(body)
+    if not isinstance(payload, dict):
+        raise BadRequest('The body must be a JSON object: {"name": ..., "notebook": {...}}.')
+    if "notebook" in payload:
+        name, notebook = payload.get("name", name_argument), payload["notebook"]
+    elif "cells" in payload or "nbformat" in payload:
+        name, notebook = name_argument, payload
+    else:
+        raise BadRequest('The body must be {"name": ..., "notebook": {...}} or a bare notebook.')
+    if name is None and not name_required:
+        return None, validate_notebook(notebook)
+    return validate_name(name), validate_notebook(notebook)
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON, or ``BadRequest`` with the parser's message."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not valid UTF-8.") from None
+    except json.JSONDecodeError as e:
+        raise BadRequest(f"The body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise BadRequest("The body's JSON is nested too deeply.") from None
+
+
+class ScriptingService:
+    """Scripts, runs and logs for the handlers; owns the store and the runner."""
+
+    def __init__(
+        self,
+        store: Store,
+        runner: Runner,
+        *,
+        max_sync_runs_per_tenant: int,
+        sync_timeout: float,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.max_sync_runs_per_tenant = max_sync_runs_per_tenant
+        self.sync_timeout = sync_timeout
+        self._sync_runs: Counter[str] = Counter()
+        self._ready: asyncio.Task[None] | None = None
+
+    async def ensure_ready(self) -> None:
+        """Migrate the store once; every caller waits for the same migration."""
+        if self._ready is None:
+            self._ready = asyncio.ensure_future(self.store.start())
+        try:
+            await asyncio.shield(self._ready)
+        except ScriptingError:
+            self._ready = None  # try again on the next request
+            raise
+        except Exception as e:
+            self._ready = None
+            raise StoreError(f"The script store could not be opened: {e}") from e
+
+    @property
+    def sync_runs_in_flight(self) -> int:
+        """Synchronous runs executing now, all tenants together."""
+        return sum(self._sync_runs.values())
+
+    # -- scripts --------------------------------------------------------------
+    async def create_script(self, tenant: str, name: str, notebook: str) -> ScriptRecord:
+        await self.ensure_ready()
+        return await self.store.create_script(tenant, name, notebook)
+
+    async def list_scripts(
+        self, tenant: str, limit: int, offset: int
+    ) -> tuple[list[ScriptRecord], bool]:
+        await self.ensure_ready()
+        return await self.store.list_scripts(tenant, limit=limit, offset=offset)
+
+    async def get_script(self, tenant: str, script_id: str) -> ScriptRecord:
+        await self.ensure_ready()
+        return await self.store.get_script(tenant, script_id)
+
+    async def add_version(
+        self, tenant: str, script_id: str, name: str | None, notebook: str
+    ) -> ScriptRecord:
+        await self.ensure_ready()
+        return await self.store.add_version(tenant, script_id, notebook, name=name)
+
+    async def update_script(self, tenant: str, script_id: str, changes: Any) -> ScriptRecord:
+        """Apply a PATCH body: ``name`` and/or ``timeout`` (seconds, or null to clear)."""
+        if not isinstance(changes, dict) or not changes:
+            raise BadRequest('PATCH takes a JSON object with "name" and/or "timeout".')
+        unknown = sorted(set(changes) - {"name", "timeout"})
+        if unknown:
+            raise BadRequest(f"Unknown script settings: {', '.join(unknown)}.")
+        kwargs: dict[str, object] = {}
+        if "name" in changes:
+            kwargs["name"] = validate_name(changes["name"])
+        if "timeout" in changes:
+            timeout = changes["timeout"]
+            if timeout is not None and (
+                isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+            ):
+                raise BadRequest('"timeout" must be a positive number of seconds, or null.')
+            kwargs["timeout"] = None if timeout is None else float(timeout)
+        await self.ensure_ready()
+        return await self.store.update_script(
+            tenant, script_id, name=kwargs.get("name", UNSET), timeout=kwargs.get("timeout", UNSET)
+        )
+
+    async def delete_script(self, tenant: str, script_id: str) -> None:
+        await self.ensure_ready()
+        await self.store.delete_script(tenant, script_id)
+
+    async def get_notebook(
+        self, tenant: str, script_id: str, version: int | None
+    ) -> tuple[ScriptRecord, int, str]:
+        await self.ensure_ready()
+        return await self.store.get_notebook(tenant, script_id, version)
+
+    # -- runs -----------------------------------------------------------------
+    def effective_timeout(self, script: ScriptRecord, service_timeout: float) -> float:
+        """A per-script timeout may lower, never raise, the service's."""
+        if script.timeout is None:
+            return service_timeout
+        return min(script.timeout, service_timeout)
+
+    async def run_sync(self, tenant: str, script_id: str, request: RunRequest) -> SyncRun:
+        """Run the latest version now and wait for its answer (429 past the tenant's limit)."""
+        await self.ensure_ready()
+        script, version, notebook = await self.store.get_notebook(tenant, script_id)
+        if self._sync_runs[tenant] >= self.max_sync_runs_per_tenant:
+            limit = self.max_sync_runs_per_tenant
+            raise TenantBusy(
+                f"This tenant already has {limit} synchronous run{'s' if limit != 1 else ''} "
+                "in progress; try again shortly."
+            )
+        self._sync_runs[tenant] += 1
+        try:
+            execution_id = str(uuid.uuid4())
+            await self.store.create_execution(
+                execution_id=execution_id,
+                tenant=tenant,
+                script_id=script.id,
+                version=version,
+                mode="sync",
+                method=request.method,
+            )
+            outcome = await self.runner.run(
+                notebook,
+                request,
+                execution_id=execution_id,
+                timeout=self.effective_timeout(script, self.sync_timeout),
+            )
+            await self._record(execution_id, outcome)
+            return SyncRun(execution_id, outcome)
+        finally:
+            self._sync_runs[tenant] -= 1
+            if not self._sync_runs[tenant]:
+                del self._sync_runs[tenant]
+
+    async def _record(self, execution_id: str, outcome: RunOutcome) -> None:
+        """Write how the run ended into its log."""
+        if outcome.error is not None:
+            document: dict[str, Any] = {
+                "message": outcome.error.message,
+                "reason": outcome.error.reason,
+                "executionId": execution_id,
+            }
+            if outcome.traceback:
+                document["traceback"] = outcome.traceback
+            content_type: str | None = "application/json"
+            content = json.dumps(document).encode("utf-8")
+            state: Literal["finished", "failed"] = "failed"
+        else:
+            assert outcome.answer is not None
+            content_type, content, state = (
+                outcome.answer.content_type,
+                outcome.answer.body,
+                "finished",
+            )
+        await self.store.finish_execution(
+            execution_id,
+            ExecutionResult(
+                state=state,
+                status_code=outcome.status,
+                reason=outcome.error.reason if outcome.error else None,
+                content_type=content_type,
+                content=content,
+                notebook=outcome.notebook,
+                started_at=outcome.started_at,
+                finished_at=outcome.finished_at,
+                duration_ms=outcome.duration_ms,
+            ),
+        )
+
+    # -- logs -----------------------------------------------------------------
+    async def list_executions(
+        self,
+        tenant: str,
+        script_id: str,
+        version: int | Literal["all"] | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[ExecutionRecord], bool]:
+        await self.ensure_ready()
+        return await self.store.list_executions(
+            tenant, script_id, version=version, limit=limit, offset=offset
+        )
+
+    async def get_execution(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> tuple[ExecutionRecord, bytes]:
+        await self.ensure_ready()
+        return await self.store.get_execution(tenant, script_id, execution_id)
+
+    async def get_execution_notebook(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> tuple[ExecutionRecord, str | None]:
+        await self.ensure_ready()
+        return await self.store.get_execution_notebook(tenant, script_id, execution_id)

@@ -1,0 +1,61 @@
+"""Plain, immutable records the store hands out (never live ORM objects)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+#: How a run was asked for.
+Mode = Literal["sync", "background"]
+#: Where a run stands. ``finished`` runs have a status code; ``failed`` ones too
+#: (a 5xx), ``queued``/``running`` ones have none yet.
+State = Literal["queued", "running", "finished", "failed"]
+
+
+@dataclass(frozen=True)
+class ScriptRecord:
+    """A script's metadata; ``version`` is its latest version."""
+
+    id: str
+    tenant: str
+    name: str
+    version: int
+    created_at: dt.datetime  # timezone-aware UTC
+    updated_at: dt.datetime  # timezone-aware UTC
+    timeout: float | None  # per-script timeout in seconds (None: the service's)
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """One run of one version of a script (without its content and notebook)."""
+
+    id: str
+    script_id: str
+    version: int
+    tenant: str
+    mode: Mode
+    method: str
+    state: State
+    status_code: int | None
+    reason: str | None
+    created_at: dt.datetime  # timezone-aware UTC; when the run was accepted
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    duration_ms: float | None
+    content_type: str | None
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """What a finished run leaves in its log."""
+
+    state: State
+    status_code: int
+    reason: str | None
+    content_type: str | None
+    content: bytes
+    notebook: str | None  # the executed notebook as nbformat JSON text
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    duration_ms: float

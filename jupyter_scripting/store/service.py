@@ -1,0 +1,694 @@
+"""The store service: scripts, versions and executions in SQL (SQLite or PostgreSQL).
+
+INTERFACE CONTRACT (the handlers and the runner are written against exactly this):
+
+- ``Store(url)`` builds the SQLAlchemy 2 engine; ``await store.start()`` runs the Alembic
+  migrations to head (in a thread) and ``await store.close()`` disposes the engine and
+  the store's thread pool.
+- Every public method is ``async`` and runs its blocking SQLAlchemy work in the store's
+  own ``ThreadPoolExecutor`` (never on the event loop).
+- Every lookup is scoped by ``tenant``: another tenant's script or execution raises
+  ``ScriptNotFound`` / ``ExecutionNotFound`` exactly as a missing one would.
+- Ids are UUID strings (already validated by the caller, but never trusted: a value
+  that is not a canonical UUID raises the matching NotFound without a query).
+- Database failures raise ``jupyter_scripting.errors.StoreError`` with a message
+  (the original exception chained, logged with its traceback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+import zlib
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast, get_args
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import ColumnElement, create_engine, delete, event, func, or_, select, text, update
+from sqlalchemy.engine import URL, CursorResult, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from ..errors import BadRequest, ExecutionNotFound, ScriptNotFound, StoreError, VersionNotFound
+from .models import Execution, Script, ScriptVersion
+from .records import ExecutionRecord, ExecutionResult, Mode, ScriptRecord, State
+
+UNSET = object()
+
+log = logging.getLogger("jupyter_scripting.store")
+
+#: The Alembic script directory shipped inside the package.
+MIGRATIONS_PATH = Path(__file__).resolve().with_name("migrations")
+
+#: Key of the PostgreSQL advisory lock that serializes concurrent migrations.
+_MIGRATION_LOCK_KEY = zlib.crc32(b"jupyter_scripting.store.migrations")
+
+_MODES: tuple[str, ...] = get_args(Mode)
+_STATES: tuple[str, ...] = get_args(State)
+#: Only these executions are ever pruned.
+_DONE_STATES = ("finished", "failed")
+_NAME_LENGTH = 255
+_SHORT_LENGTH = 16
+
+_T = TypeVar("_T")
+
+#: The columns of an :class:`ExecutionRecord` (never the content or the notebook).
+_EXECUTION_COLUMNS = (
+    Execution.id,
+    Execution.script_id,
+    Execution.version,
+    Execution.tenant,
+    Execution.mode,
+    Execution.method,
+    Execution.state,
+    Execution.status_code,
+    Execution.reason,
+    Execution.created_at,
+    Execution.started_at,
+    Execution.finished_at,
+    Execution.duration_ms,
+    Execution.content_type,
+)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    """An aware UTC datetime (naive values are taken to be UTC already)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def _is_canonical_uuid(value: object) -> bool:
+    """Whether ``value`` is a UUID in its canonical lowercase, hyphenated form."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise BadRequest("The script name must be a string.")
+    if len(name) > _NAME_LENGTH:
+        raise BadRequest(f"The script name is too long (at most {_NAME_LENGTH} characters).")
+    return name
+
+
+def _check_timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
+        raise BadRequest("The timeout must be a number of seconds or null.")
+    return float(timeout)
+
+
+def _check_page(limit: object, offset: object) -> None:
+    if not _is_int(limit) or cast(int, limit) < 0:
+        raise BadRequest("limit must be a non-negative integer.")
+    if not _is_int(offset) or cast(int, offset) < 0:
+        raise BadRequest("offset must be a non-negative integer.")
+
+
+def _truncate(value: str | None, length: int) -> str | None:
+    return value if value is None else value[:length]
+
+
+def _rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _script_record(script: Script) -> ScriptRecord:
+    return ScriptRecord(
+        id=script.id,
+        tenant=script.tenant,
+        name=script.name,
+        version=script.latest_version,
+        created_at=script.created_at,
+        updated_at=script.updated_at,
+        timeout=script.timeout,
+    )
+
+
+def _execution_record(row: Any) -> ExecutionRecord:
+    """The record of an :class:`Execution` object or of a row of ``_EXECUTION_COLUMNS``."""
+    return ExecutionRecord(
+        id=row.id,
+        script_id=row.script_id,
+        version=row.version,
+        tenant=row.tenant,
+        mode=cast(Mode, row.mode),
+        method=row.method,
+        state=cast(State, row.state),
+        status_code=row.status_code,
+        reason=row.reason,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_ms=row.duration_ms,
+        content_type=row.content_type,
+    )
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _failure(what: str, exc: BaseException) -> StoreError:
+    """Log ``exc`` with its traceback (call from an ``except`` block) and describe it."""
+    log.exception("The script store failed to %s.", what)
+    return StoreError(f"The script store failed: could not {what} ({type(exc).__name__}).")
+
+
+class Store:
+    """Scripts, their immutable versions, and the executions of each version."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_workers: int = 4,
+        connect_args: Mapping[str, Any] | None = None,
+        engine_kwargs: Mapping[str, Any] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        """Build the engine for ``url`` (nothing is connected before :meth:`start`).
+
+        ``connect_args`` go to the DB-API ``connect()`` (merged over the SQLite
+        defaults), ``engine_kwargs`` to :func:`sqlalchemy.create_engine`; ``clock``
+        returns "now" (tests use it to make runs land in the same instant or the past).
+        """
+        self._clock = clock or _utcnow
+        self._closed = False
+        self._sqlite_dir: Path | None = None
+        try:
+            parsed = make_url(url)
+        except (SQLAlchemyError, ValueError) as exc:
+            raise _failure("parse the database URL", exc) from exc
+        args: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
+        sqlite = parsed.get_backend_name() == "sqlite"
+        if sqlite:
+            args.update(check_same_thread=False, timeout=30)
+            if self._sqlite_in_memory(parsed):
+                # One shared connection, so one thread at a time uses it.
+                kwargs["poolclass"] = StaticPool
+                max_workers = 1
+            elif parsed.database and not parsed.query.get("uri"):
+                self._sqlite_dir = Path(parsed.database).parent
+        args.update(connect_args or {})
+        kwargs.update(engine_kwargs or {})
+        kwargs["connect_args"] = {**args, **kwargs.get("connect_args", {})}
+        try:
+            self._engine: Engine = create_engine(parsed, **kwargs)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise _failure("create the database engine", exc) from exc
+        if sqlite:
+            event.listen(self._engine, "connect", _sqlite_on_connect)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="scripting-store")
+
+    @staticmethod
+    def _sqlite_in_memory(url: URL) -> bool:
+        database = url.database or ""
+        return database in ("", ":memory:") or url.query.get("mode") == "memory"
+
+    # -- plumbing ---------------------------------------------------------------
+    def _now(self) -> dt.datetime:
+        return _as_utc(self._clock())
+
+    async def _call(self, what: str, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` in the store's thread pool; SQLAlchemy errors become StoreError."""
+        if self._closed:
+            raise StoreError("The script store failed: it is closed.")
+
+        def guarded() -> _T:
+            try:
+                return fn()
+            except SQLAlchemyError as exc:
+                raise _failure(what, exc) from exc
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, guarded)
+
+    async def _transact(self, what: str, fn: Callable[[Session], _T]) -> _T:
+        """Run ``fn(session)`` in one transaction (committed unless it raises)."""
+
+        def work() -> _T:
+            with self._sessions.begin() as session:
+                return fn(session)
+
+        return await self._call(what, work)
+
+    @staticmethod
+    def _script(
+        session: Session, tenant: str, script_id: str, *, for_update: bool = False
+    ) -> Script:
+        stmt = select(Script).where(Script.id == script_id, Script.tenant == tenant)
+        if for_update:
+            stmt = stmt.with_for_update()
+        script = session.scalars(stmt).one_or_none()
+        if script is None:
+            raise ScriptNotFound(script_id)
+        return script
+
+    def _migrate(self) -> None:
+        if self._sqlite_dir is not None:
+            try:
+                self._sqlite_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _failure("create the directory of the SQLite database", exc) from exc
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_PATH).replace("%", "%%"))
+        with self._engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two servers starting at once on one database migrate one after the other.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        """Create or upgrade the schema with Alembic (``upgrade head``)."""
+        await self._call("migrate the database", self._migrate)
+
+    async def close(self) -> None:
+        """Dispose of the engine and stop the store's threads."""
+        if self._closed:
+            return
+        self._closed = True
+
+        def shutdown() -> None:
+            self._executor.shutdown(wait=True)
+            try:
+                self._engine.dispose()
+            except SQLAlchemyError as exc:
+                raise _failure("dispose of the database engine", exc) from exc
+
+        await asyncio.to_thread(shutdown)
+
+    # -- scripts --------------------------------------------------------------
+    async def create_script(self, tenant: str, name: str, notebook: str) -> ScriptRecord:
+        """A new script at version 1; ``notebook`` is nbformat JSON text."""
+        _check_name(name)
+
+        def work(session: Session) -> ScriptRecord:
+            now = self._now()
+            script = Script(
+                id=str(uuid.uuid4()),
+                tenant=tenant,
+                name=name,
+                latest_version=1,
+                timeout=None,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(script)
+            session.flush()
+            session.add(
+                ScriptVersion(script_id=script.id, version=1, notebook=notebook, created_at=now)
+            )
+            session.flush()
+            return _script_record(script)
+
+        return await self._transact("create the script", work)
+
+    async def list_scripts(
+        self, tenant: str, *, limit: int, offset: int
+    ) -> tuple[list[ScriptRecord], bool]:
+        """The tenant's scripts, most recently updated first, and whether more follow."""
+        _check_page(limit, offset)
+
+        def work(session: Session) -> tuple[list[ScriptRecord], bool]:
+            stmt = (
+                select(Script)
+                .where(Script.tenant == tenant)
+                .order_by(Script.updated_at.desc(), Script.id)
+                .limit(limit + 1)
+                .offset(offset)
+            )
+            scripts = session.scalars(stmt).all()
+            return [_script_record(s) for s in scripts[:limit]], len(scripts) > limit
+
+        return await self._transact("list the scripts", work)
+
+    async def get_script(self, tenant: str, script_id: str) -> ScriptRecord:
+        """The script ``script_id`` of ``tenant`` (``ScriptNotFound`` otherwise)."""
+        if not _is_canonical_uuid(script_id):
+            raise ScriptNotFound(script_id)
+
+        def work(session: Session) -> ScriptRecord:
+            return _script_record(self._script(session, tenant, script_id))
+
+        return await self._transact("read the script", work)
+
+    async def add_version(
+        self, tenant: str, script_id: str, notebook: str, *, name: str | None = None
+    ) -> ScriptRecord:
+        """A new immutable version (latest + 1); ``name`` renames at the same time."""
+        if not _is_canonical_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        if name is not None:
+            _check_name(name)
+
+        def work(session: Session) -> ScriptRecord:
+            now = self._now()
+            values: dict[str, Any] = {
+                # Incremented in the database: atomic on both backends (the UPDATE
+                # takes the row lock on PostgreSQL, the write lock on SQLite).
+                "latest_version": Script.latest_version + 1,
+                "updated_at": now,
+            }
+            if name is not None:
+                values["name"] = name
+            result = session.execute(
+                update(Script)
+                .where(Script.id == script_id, Script.tenant == tenant)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(result) == 0:
+                raise ScriptNotFound(script_id)
+            script = self._script(session, tenant, script_id, for_update=True)
+            session.add(
+                ScriptVersion(
+                    script_id=script_id,
+                    version=script.latest_version,
+                    notebook=notebook,
+                    created_at=now,
+                )
+            )
+            session.flush()
+            return _script_record(script)
+
+        return await self._transact("add a version to the script", work)
+
+    async def update_script(
+        self, tenant: str, script_id: str, *, name: object = UNSET, timeout: object = UNSET
+    ) -> ScriptRecord:
+        """Rename and/or set the per-script timeout (``None`` clears it); no new version."""
+        if not _is_canonical_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        values: dict[str, Any] = {}
+        if name is not UNSET:
+            values["name"] = _check_name(name)
+        if timeout is not UNSET:
+            values["timeout"] = _check_timeout(timeout)
+
+        def work(session: Session) -> ScriptRecord:
+            result = session.execute(
+                update(Script)
+                .where(Script.id == script_id, Script.tenant == tenant)
+                .values(updated_at=self._now(), **values)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(result) == 0:
+                raise ScriptNotFound(script_id)
+            return _script_record(self._script(session, tenant, script_id))
+
+        return await self._transact("update the script", work)
+
+    async def delete_script(self, tenant: str, script_id: str) -> None:
+        """Delete the script, all its versions and all its executions."""
+        if not _is_canonical_uuid(script_id):
+            raise ScriptNotFound(script_id)
+
+        def work(session: Session) -> None:
+            self._script(session, tenant, script_id, for_update=True)
+            # ON DELETE CASCADE would do it, but do not depend on the backend enforcing it.
+            options = {"synchronize_session": False}
+            session.execute(
+                delete(Execution).where(Execution.script_id == script_id),
+                execution_options=options,
+            )
+            session.execute(
+                delete(ScriptVersion).where(ScriptVersion.script_id == script_id),
+                execution_options=options,
+            )
+            session.execute(
+                delete(Script).where(Script.id == script_id, Script.tenant == tenant),
+                execution_options=options,
+            )
+
+        await self._transact("delete the script", work)
+
+    async def get_notebook(
+        self, tenant: str, script_id: str, version: int | None = None
+    ) -> tuple[ScriptRecord, int, str]:
+        """(script, version, notebook JSON) of ``version`` (latest when None)."""
+        if not _is_canonical_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        if version is not None and not _is_int(version):
+            raise BadRequest("The version must be an integer.")
+
+        def work(session: Session) -> tuple[ScriptRecord, int, str]:
+            script = self._script(session, tenant, script_id)
+            wanted = script.latest_version if version is None else version
+            notebook = session.scalar(
+                select(ScriptVersion.notebook).where(
+                    ScriptVersion.script_id == script_id, ScriptVersion.version == wanted
+                )
+            )
+            if notebook is None:
+                raise VersionNotFound(script_id, wanted)
+            return _script_record(script), wanted, notebook
+
+        return await self._transact("read the notebook", work)
+
+    # -- executions -----------------------------------------------------------
+    async def create_execution(
+        self,
+        *,
+        execution_id: str,
+        tenant: str,
+        script_id: str,
+        version: int,
+        mode: Mode,
+        method: str,
+        state: State = "running",
+    ) -> ExecutionRecord:
+        """Log a new run of ``version`` of the script, created (and started if
+        ``state`` is ``running``) now.
+
+        ``ScriptNotFound``/``VersionNotFound`` when there is no such script or version
+        for the tenant; ``ValueError`` for an ``execution_id`` that is not a canonical
+        UUID or an unknown ``mode``/``state``.
+        """
+        if not _is_canonical_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        if not _is_canonical_uuid(execution_id):
+            raise ValueError(f"execution_id must be a canonical UUID, not {execution_id!r}.")
+        if mode not in _MODES:
+            raise ValueError(f"Unknown execution mode {mode!r}.")
+        if state not in _STATES:
+            raise ValueError(f"Unknown execution state {state!r}.")
+        if not isinstance(method, str) or not 0 < len(method) <= _SHORT_LENGTH:
+            raise ValueError(f"Bad HTTP method {method!r}.")
+
+        def work(session: Session) -> ExecutionRecord:
+            script = self._script(session, tenant, script_id)
+            # Versions are numbered 1..latest and never deleted one by one.
+            if not _is_int(version) or not 1 <= version <= script.latest_version:
+                raise VersionNotFound(script_id, version)
+            now = self._now()
+            execution = Execution(
+                id=execution_id,
+                script_id=script_id,
+                version=version,
+                tenant=tenant,
+                mode=mode,
+                method=method,
+                state=state,
+                created_at=now,
+                started_at=now if state == "running" else None,
+            )
+            session.add(execution)
+            session.flush()
+            return _execution_record(execution)
+
+        return await self._transact("log the execution", work)
+
+    async def finish_execution(self, execution_id: str, result: ExecutionResult) -> None:
+        """Store the outcome of a run (``ExecutionNotFound`` if it is not logged)."""
+        if not _is_canonical_uuid(execution_id):
+            raise ExecutionNotFound(execution_id)
+        if result.state not in _STATES:
+            raise ValueError(f"Unknown execution state {result.state!r}.")
+
+        def work(session: Session) -> None:
+            updated = session.execute(
+                update(Execution)
+                .where(Execution.id == execution_id)
+                .values(
+                    state=result.state,
+                    status_code=result.status_code,
+                    reason=_truncate(result.reason, _NAME_LENGTH),
+                    content_type=_truncate(result.content_type, _NAME_LENGTH),
+                    content=bytes(result.content),
+                    notebook=result.notebook,
+                    started_at=result.started_at,
+                    finished_at=result.finished_at,
+                    duration_ms=result.duration_ms,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(updated) == 0:
+                raise ExecutionNotFound(execution_id)
+
+        await self._transact("store the result of the execution", work)
+
+    async def list_executions(
+        self,
+        tenant: str,
+        script_id: str,
+        *,
+        version: int | Literal["all"] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[ExecutionRecord], bool]:
+        """Newest first (ties broken by insertion order); ``version=None`` is the latest."""
+        if not _is_canonical_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        if not (version is None or version == "all" or _is_int(version)):
+            raise BadRequest('The version must be an integer or "all".')
+        _check_page(limit, offset)
+
+        def work(session: Session) -> tuple[list[ExecutionRecord], bool]:
+            script = self._script(session, tenant, script_id)
+            conditions: list[ColumnElement[bool]] = [
+                Execution.script_id == script_id,
+                Execution.tenant == tenant,
+            ]
+            if version is None:
+                conditions.append(Execution.version == script.latest_version)
+            elif version != "all":
+                exists = session.scalar(
+                    select(ScriptVersion.version).where(
+                        ScriptVersion.script_id == script_id, ScriptVersion.version == version
+                    )
+                )
+                if exists is None:
+                    raise VersionNotFound(script_id, cast(int, version))
+                conditions.append(Execution.version == version)
+            stmt = (
+                select(*_EXECUTION_COLUMNS)
+                .where(*conditions)
+                .order_by(Execution.created_at.desc(), Execution.seq.desc())
+                .limit(limit + 1)
+                .offset(offset)
+            )
+            rows = session.execute(stmt).all()
+            return [_execution_record(row) for row in rows[:limit]], len(rows) > limit
+
+        return await self._transact("list the executions", work)
+
+    def _execution_row(
+        self, session: Session, tenant: str, script_id: str, execution_id: str, extra: Any
+    ) -> Any:
+        self._script(session, tenant, script_id)
+        row = session.execute(
+            select(*_EXECUTION_COLUMNS, extra).where(
+                Execution.id == execution_id,
+                Execution.script_id == script_id,
+                Execution.tenant == tenant,
+            )
+        ).one_or_none()
+        if row is None:
+            raise ExecutionNotFound(execution_id)
+        return row
+
+    @staticmethod
+    def _check_ids(script_id: str, execution_id: str) -> None:
+        if not _is_canonical_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        if not _is_canonical_uuid(execution_id):
+            raise ExecutionNotFound(execution_id)
+
+    async def get_execution(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> tuple[ExecutionRecord, bytes]:
+        """The record and its stored content."""
+        self._check_ids(script_id, execution_id)
+
+        def work(session: Session) -> tuple[ExecutionRecord, bytes]:
+            row = self._execution_row(session, tenant, script_id, execution_id, Execution.content)
+            return _execution_record(row), bytes(row.content or b"")
+
+        return await self._transact("read the execution", work)
+
+    async def get_execution_notebook(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> tuple[ExecutionRecord, str | None]:
+        """The record and the executed notebook (``None`` until the run has finished)."""
+        self._check_ids(script_id, execution_id)
+
+        def work(session: Session) -> tuple[ExecutionRecord, str | None]:
+            row = self._execution_row(session, tenant, script_id, execution_id, Execution.notebook)
+            return _execution_record(row), row.notebook
+
+        return await self._transact("read the notebook of the execution", work)
+
+    async def prune_executions(
+        self, *, older_than: dt.datetime | None, keep_per_script: int | None
+    ) -> int:
+        """Delete finished/failed executions older than ``older_than`` and beyond the
+        newest ``keep_per_script`` of each script; returns how many were deleted."""
+        if keep_per_script is not None and (not _is_int(keep_per_script) or keep_per_script < 0):
+            raise ValueError("keep_per_script must be a non-negative integer or None.")
+        if older_than is None and keep_per_script is None:
+            return 0
+
+        def work(session: Session) -> int:
+            conditions: list[ColumnElement[bool]] = []
+            if older_than is not None:
+                conditions.append(Execution.created_at < _as_utc(older_than))
+            if keep_per_script is not None:
+                # Rank each script's finished/failed runs, newest first (portable:
+                # SQLite >= 3.25 and PostgreSQL both have window functions).
+                ranked = (
+                    select(
+                        Execution.seq,
+                        func.row_number()
+                        .over(
+                            partition_by=Execution.script_id,
+                            order_by=(Execution.created_at.desc(), Execution.seq.desc()),
+                        )
+                        .label("rank"),
+                    )
+                    .where(Execution.state.in_(_DONE_STATES))
+                    .subquery()
+                )
+                conditions.append(
+                    Execution.seq.in_(select(ranked.c.seq).where(ranked.c.rank > keep_per_script))
+                )
+            result = session.execute(
+                delete(Execution).where(Execution.state.in_(_DONE_STATES), or_(*conditions)),
+                execution_options={"synchronize_session": False},
+            )
+            return _rowcount(result)
+
+        return await self._transact("prune the executions", work)

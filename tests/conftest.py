@@ -1,0 +1,78 @@
+"""Shared fixtures: a Jupyter server with the extension, and helpers to publish scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPResponse
+from traitlets.config import Config
+
+from .helpers import load_notebook
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture
+def jp_server_config() -> Config:
+    """The extension on, and no handler may be reached without authentication."""
+    return Config(
+        {
+            "ServerApp": {
+                "jpserver_extensions": {
+                    "jupyter_scripting": True,
+                    "jupyter_server_terminals": False,
+                },
+                "allow_unauthenticated_access": False,
+            },
+            "ScriptingApp": {"sync_timeout": 30.0},
+        }
+    )
+
+
+Fetch = Callable[..., Awaitable[HTTPResponse]]
+
+
+@pytest.fixture
+def api(jp_fetch: Fetch) -> Fetch:
+    """``jp_fetch`` that returns error answers instead of raising them."""
+
+    async def fetch(*parts: str, **kwargs: Any) -> HTTPResponse:
+        kwargs.setdefault("raise_error", False)
+        if kwargs.get("method") in ("POST", "PUT", "PATCH") and "body" not in kwargs:
+            kwargs["body"] = b""
+        kwargs.setdefault("allow_nonstandard_methods", True)
+        return await jp_fetch(*parts, **kwargs)
+
+    return fetch
+
+
+@pytest.fixture
+def publish(api: Fetch) -> Callable[..., Awaitable[str]]:
+    """Publish a notebook (a name in tests/notebooks or a dict); returns the script id."""
+
+    async def _publish(notebook: str | dict[str, Any], name: str = "test script") -> str:
+        nb = load_notebook(notebook) if isinstance(notebook, str) else notebook
+        response = await api(
+            "scripting", "script", method="POST", body=json.dumps({"name": name, "notebook": nb})
+        )
+        assert response.code == 201, response.body
+        return str(json.loads(response.body)["scriptId"])
+
+    return _publish
+
+
+@pytest.fixture
+def raw_api(http_server_client: Any, jp_auth_header: dict[str, str], jp_base_url: str) -> Fetch:
+    """Fetch a path exactly as given (already percent-encoded), with the server's token."""
+
+    async def fetch(path: str, **kwargs: Any) -> HTTPResponse:
+        headers = {**jp_auth_header, **kwargs.pop("headers", {})}
+        kwargs.setdefault("raise_error", False)
+        kwargs.setdefault("allow_nonstandard_methods", True)
+        url = jp_base_url.rstrip("/") + "/" + path.lstrip("/")
+        return await http_server_client.fetch(url, headers=headers, **kwargs)
+
+    return fetch

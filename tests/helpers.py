@@ -1,0 +1,41 @@
+"""Helpers the tests share (plain functions; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from tornado.httpclient import HTTPResponse
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+
+
+def load_notebook(name: str) -> dict[str, Any]:
+    """A test notebook from tests/notebooks as a plain dict."""
+    with open(NOTEBOOKS / f"{name}.ipynb", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def notebook_of(*sources: str) -> dict[str, Any]:
+    """A python3 notebook with one code cell per source."""
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(s) for s in sources],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
+    return json.loads(nbformat.writes(nb))
+
+
+def body_json(response: HTTPResponse) -> Any:
+    """The JSON body of an answer."""
+    return json.loads(response.body)
+
+
+def source(cell: dict[str, Any]) -> str:
+    """A cell's source as one string (nbformat may store it as a list of lines)."""
+    text = cell["source"]
+    return "".join(text) if isinstance(text, list) else str(text)

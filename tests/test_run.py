@@ -1,0 +1,305 @@
+"""SPEC §2: synchronous runs — the script's answer, its failures, its deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from .helpers import body_json, notebook_of
+
+SANDBOX = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+
+
+def assert_sandboxed(answer) -> None:
+    for name, value in SANDBOX.items():
+        assert answer.headers[name] == value, name
+
+
+async def test_vendor_example(api, publish):
+    script_id = await publish("hello")
+    answer = await api(
+        "scripting",
+        "script",
+        script_id,
+        "run",
+        method="POST",
+        body=json.dumps({"name": "John Smith"}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.code == 200
+    assert answer.body == b"Hello John Smith!"
+    assert answer.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert len(answer.headers["X-Execution-Id"]) == 36
+    assert_sandboxed(answer)
+
+
+@pytest.mark.parametrize("method", ["POST", "GET", "PUT", "DELETE", "PATCH"])
+async def test_each_method_hands_over_the_whole_request(api, publish, method):
+    script_id = await publish("echo")
+    body = None if method == "GET" else b"plain body \xc3\xa9"
+    answer = await api(
+        "scripting",
+        "script",
+        script_id,
+        "run",
+        method=method,
+        body=body,
+        params={"a": "1", "token_like": "ok"},
+        headers={"Content-Type": "text/plain; charset=utf-8", "X-Trace": "t-1"},
+    )
+    assert answer.code == 200, answer.body
+    seen = body_json(answer)
+    assert seen["method"] == method
+    assert seen["path"].endswith(f"/scripting/script/{script_id}/run")
+    assert seen["query"] == {"a": ["1"], "token_like": ["ok"]}
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert headers["x-trace"] == "t-1"
+    assert seen["content_type"] == "text/plain"
+    assert base64.b64decode(seen["body_b64"]) == (body or b"")
+    if body:
+        assert seen["text"] == "plain body é"
+    # The hand-over works without importing this package in the kernel.
+    assert seen["handover_imported_package"] is False
+
+
+async def test_binary_body_round_trip(api, publish):
+    script_id = await publish("binary_echo")
+    payload = bytes(range(256)) * 64
+    answer = await api(
+        "scripting",
+        "script",
+        script_id,
+        "run",
+        method="POST",
+        body=payload,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert answer.code == 200
+    assert answer.body == payload
+    assert answer.headers["Content-Type"] == "application/octet-stream"
+
+
+async def test_custom_status_headers_and_content_type(api, publish):
+    script_id = await publish("custom_answer")
+    answer = await api("scripting", "script", script_id, "run", method="POST")
+    assert answer.code == 201
+    assert answer.body == b"<ok/>"
+    assert answer.headers["Content-Type"] == "application/xml"
+    assert answer.headers["X-Custom"] == "yes"
+    assert answer.headers["Cache-Control"] == "no-store"
+    # Not on the allow-list, or malformed: dropped.
+    assert not any("stolen" in c for c in answer.headers.get_list("Set-Cookie"))
+    assert "X-Newline" not in answer.headers
+    assert not any("Injected" in name for name in answer.headers)
+    assert_sandboxed(answer)
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type", "body"),
+    [
+        ("text/html", "text/html; charset=utf-8", b"<b>report</b>"),
+        (
+            "image/png",
+            "image/png",
+            base64.b64decode(
+                "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+            ),
+        ),
+        ("text/plain", "text/plain; charset=utf-8", b"Report()"),
+        ("application/json", "application/json", b'{"report": true}'),
+        ("text/html;q=0.5, image/*", "image/png", None),
+        ("*/*", "application/json", b'{"report": true}'),
+        (None, "application/json", b'{"report": true}'),
+        ("application/x-unknown", "application/json", b'{"report": true}'),
+    ],
+)
+async def test_accept_negotiates_the_last_rich_output(api, publish, accept, content_type, body):
+    script_id = await publish("rich")
+    headers = {"Accept": accept} if accept else {}
+    answer = await api("scripting", "script", script_id, "run", headers=headers)
+    assert answer.code == 200
+    assert answer.headers["Content-Type"] == content_type
+    if body is not None:
+        assert answer.body == body
+
+
+async def test_stdout_wins_over_rich_output_and_response_wins_over_stdout(api, publish):
+    printed = await publish(notebook_of("print('one')\nprint('two')", "42"))
+    answer = await api("scripting", "script", printed, "run")
+    assert answer.body == b"one\ntwo" and answer.headers["Content-Type"].startswith("text/plain")
+    written = await publish(notebook_of("print('ignored')", "response.write('written')", "42"))
+    assert (await api("scripting", "script", written, "run")).body == b"written"
+
+
+async def test_nothing_answered_is_204(api, publish):
+    script_id = await publish("nothing")
+    answer = await api("scripting", "script", script_id, "run", method="POST")
+    assert answer.code == 204
+    assert answer.body == b""
+    assert "X-Execution-Id" in answer.headers
+
+
+async def test_exception_is_502_with_json_error_and_no_traceback(api, publish):
+    script_id = await publish("raises")
+    answer = await api("scripting", "script", script_id, "run", method="POST")
+    assert answer.code == 502
+    error = body_json(answer)
+    assert set(error) == {"message", "reason", "executionId"}
+    assert error["message"] == "The script raised ValueError: bad input"
+    assert error["reason"] == "script-error"
+    assert error["executionId"] == answer.headers["X-Execution-Id"]
+    assert "Traceback" not in answer.body.decode()
+    # ...the traceback is in the log.
+    log = await api("scripting", "log", "script", script_id, "execution", error["executionId"])
+    assert log.code == 200
+    document = body_json(log)
+    assert "ValueError" in document["traceback"] and "bad input" in document["traceback"]
+
+
+async def test_kernel_exit_is_502(api, publish):
+    script_id = await publish("exits")
+    answer = await api("scripting", "script", script_id, "run")
+    assert answer.code == 502
+    assert body_json(answer)["reason"] == "kernel-died"
+
+
+async def test_invalid_status_from_script_is_502(api, publish):
+    for status in ("99", "600", "'abc'"):
+        script_id = await publish(notebook_of(f"response.status = {status}"))
+        answer = await api("scripting", "script", script_id, "run")
+        assert answer.code == 502, status
+        assert "200 to 599" in body_json(answer)["message"]
+
+
+async def test_timeout_is_504_and_kills_the_kernel_and_its_children(api, publish):
+    script_id = await publish("sleeps")
+    patched = await api(
+        "scripting", "script", script_id, method="PATCH", body=json.dumps({"timeout": 3})
+    )
+    assert patched.code == 200
+    started = time.monotonic()
+    answer = await api("scripting", "script", script_id, "run", method="POST")
+    elapsed = time.monotonic() - started
+    assert answer.code == 504
+    error = body_json(answer)
+    assert error["reason"] == "timeout" and "3 s" in error["message"]
+    assert elapsed < 15
+    # The executed notebook records the kernel's and its child's pids: both are gone.
+    notebook = await api(
+        "scripting", "log", "script", script_id, "execution", error["executionId"], "notebook"
+    )
+    printed = "".join(body_json(notebook)["cells"][0]["outputs"][0]["text"]).split()
+    kernel_pid, child_pid = int(printed[0]), int(printed[1])
+    for pid in (kernel_pid, child_pid):
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    log = body_json(await api("scripting", "log", "script", script_id))
+    assert log["filteredLogs"][0]["statusCode"] == 504
+
+
+async def test_service_timeout_caps_a_larger_script_timeout(api, publish, jp_serverapp):
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
+    assert app.service.sync_timeout == 30.0
+    script_id = await publish("nothing")
+    await api("scripting", "script", script_id, method="PATCH", body=json.dumps({"timeout": 999}))
+    script = await app.service.get_script("default", script_id)
+    assert app.service.effective_timeout(script, app.service.sync_timeout) == 30.0
+
+
+async def test_kernel_never_sees_credentials(api, publish, jp_serverapp, monkeypatch):
+    token = jp_serverapp.identity_provider.token
+    assert token
+    script_id = await publish("environment")
+    answer = await api(
+        "scripting",
+        "script",
+        script_id,
+        "run",
+        method="POST",
+        params={"token": token, "keep": "1"},
+        headers={
+            "Cookie": "session=abc; _xsrf=def",
+            "X-Forwarded-Token": token,
+            "X-XSRFToken": "def",
+        },
+    )
+    assert answer.code == 200, answer.body
+    seen = body_json(answer)
+    everything = json.dumps(seen)
+    assert token not in everything
+    headers = {k.lower() for k in seen["headers"]}
+    assert not headers & {"authorization", "cookie", "x-xsrftoken", "x-forwarded-token"}
+    assert seen["query"] == {"keep": ["1"]}
+    assert not any("TOKEN" in k or "PASSWORD" in k for k in seen["environ"])
+    # Its own fresh working directory, holding nothing of the server's.
+    assert seen["files"] == []
+    assert os.path.basename(seen["cwd"]).startswith("jupyter-scripting-")
+    for _ in range(50):  # removed right after the answer, with the kernel
+        if not Path(seen["cwd"]).exists():
+            break
+        await asyncio.sleep(0.1)
+    assert not Path(seen["cwd"]).exists()
+
+
+async def test_credentials_in_environment_are_scrubbed(api, publish, monkeypatch, jp_serverapp):
+    token = jp_serverapp.identity_provider.token
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-secret")
+    monkeypatch.setenv("MY_SERVICE_PASSWORD", "pw-secret")
+    monkeypatch.setenv("INNOCENT_LOOKING", f"holds {token} inside")
+    monkeypatch.setenv("SCRIPTING_VISIBLE", "yes")
+    script_id = await publish("environment")
+    seen = json.dumps(body_json(await api("scripting", "script", script_id, "run")))
+    for secret in ("hub-secret", "pw-secret", token):
+        assert secret not in seen
+    assert '"SCRIPTING_VISIBLE": "yes"' in seen
+
+
+async def test_every_run_gets_a_fresh_kernel(api, publish):
+    script_id = await publish("leave_traces")
+    first = body_json(await api("scripting", "script", script_id, "run"))
+    second = body_json(await api("scripting", "script", script_id, "run"))
+    assert first["pid"] != second["pid"]
+    assert first["cwd"] != second["cwd"]
+    assert not (second["had_global"] or second["had_file"] or second["had_env"])
+
+
+async def test_run_kernels_are_not_the_users_kernels(api, publish, jp_serverapp):
+    script_id = await publish("nothing")
+    await api("scripting", "script", script_id, "run")
+    assert (await api("api", "kernels")).body == b"[]"
+    assert jp_serverapp.kernel_manager.list_kernel_ids() == []
+
+
+async def test_unknown_kernelspec_is_500(api, publish):
+    nb = notebook_of("1")
+    nb["metadata"]["kernelspec"] = {"name": "no-such-kernel", "display_name": "x"}
+    script_id = await publish(nb)
+    answer = await api("scripting", "script", script_id, "run")
+    assert answer.code == 500
+    error = body_json(answer)
+    assert error["reason"] == "not-started" and "no-such-kernel" in error["message"]
+
+
+async def test_too_many_runs_of_one_tenant_is_429(api, publish, jp_serverapp):
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
+    app.service.max_sync_runs_per_tenant = 1
+    slow = await publish(notebook_of("import time; time.sleep(3)"))
+
+    async def second_run():
+        await asyncio.sleep(0.5)  # the first run holds its slot from the start
+        return await api("scripting", "script", slow, "run")
+
+    first, second = await asyncio.gather(api("scripting", "script", slow, "run"), second_run())
+    assert first.code == 204
+    assert second.code == 429
+    assert second.headers["Retry-After"] == "1"
+    error = body_json(second)
+    assert error["reason"] == "too-many-runs" and "1 synchronous run" in error["message"]
+    # The slot came back.
+    assert (await api("scripting", "script", slow, "run")).code == 204
