@@ -148,5 +148,4 @@ class ScriptingApp(ExtensionApp):
         retention = getattr(self, "_retention", None)
         if retention is not None:
             retention.stop()
-        await self.kernels.shutdown()
-        await self.store.close()
+        await self.service.stop()

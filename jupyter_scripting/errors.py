@@ -78,6 +78,21 @@ class RunNotStarted(ScriptingError):
     reason = "not-started"
 
 
+class RunInterrupted(ScriptingError):
+    """The server stopped (or died) while the run executed."""
+
+    status = 500
+    reason = "interrupted"
+
+
+class ServiceStopping(ScriptingError):
+    """The server is shutting down and takes no new runs."""
+
+    status = 503
+    reason = "shutting-down"
+    retry_after = 5
+
+
 class ScriptFailed(ScriptingError):
     """The script could not fully execute: an uncaught exception."""
 

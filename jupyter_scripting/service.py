@@ -19,7 +19,7 @@ from typing import Any, Literal
 import nbformat
 from nbformat.validator import MissingIDFieldWarning, NotebookValidationError, normalize
 
-from .errors import BadRequest, ScriptingError, StoreError
+from .errors import BadRequest, RunInterrupted, ScriptingError, ServiceStopping, StoreError
 from .execution.runner import Runner, RunOutcome, RunRequest
 from .store.records import ExecutionRecord, ExecutionResult, ScriptRecord
 from .store.service import UNSET, Store
@@ -134,6 +134,7 @@ class ScriptingService:
         self.sync_timeout = sync_timeout
         self._sync_runs: Counter[str] = Counter()
         self._ready: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def ensure_ready(self) -> None:
         """Migrate the store once; every caller waits for the same migration."""
@@ -152,6 +153,16 @@ class ScriptingService:
     def sync_runs_in_flight(self) -> int:
         """Synchronous runs executing now, all tenants together."""
         return sum(self._sync_runs.values())
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Take no new runs, stop the running kernels, let their runs reach the log,
+        then close the store."""
+        self._stopping = True
+        await self.runner.kernels.shutdown()
+        deadline = asyncio.get_running_loop().time() + grace
+        while self.sync_runs_in_flight and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        await self.store.close()
 
     # -- scripts --------------------------------------------------------------
     async def create_script(self, tenant: str, name: str, notebook: str) -> ScriptRecord:
@@ -215,6 +226,8 @@ class ScriptingService:
 
     async def run_sync(self, tenant: str, script_id: str, request: RunRequest) -> SyncRun:
         """Run the latest version now and wait for its answer (429 past the tenant's limit)."""
+        if self._stopping:
+            raise ServiceStopping("The server is shutting down; try again shortly.")
         await self.ensure_ready()
         script, version, notebook = await self.store.get_notebook(tenant, script_id)
         if self._sync_runs[tenant] >= self.max_sync_runs_per_tenant:
@@ -240,6 +253,10 @@ class ScriptingService:
                 execution_id=execution_id,
                 timeout=self.effective_timeout(script, self.sync_timeout),
             )
+            if self._stopping and outcome.error is not None:
+                outcome.error = RunInterrupted(
+                    "The server shut down while the script ran.", execution_id=execution_id
+                )
             await self._record(execution_id, outcome)
             return SyncRun(execution_id, outcome)
         finally:

@@ -136,9 +136,15 @@ class Runner(LoggingConfigurable):
         try:
             answer = await work
         except asyncio.CancelledError:
-            if not timed_out:
-                raise
-            error = RunTimedOut(f"The run exceeded its timeout of {timeout:g} s and was stopped.")
+            current = asyncio.current_task()
+            if not timed_out and current is not None and current.cancelling():
+                raise  # this run itself was cancelled: not ours to answer
+            # Our deadline, or the kernel's channels closed under it (server shutdown).
+            error = (
+                RunTimedOut(f"The run exceeded its timeout of {timeout:g} s and was stopped.")
+                if timed_out
+                else KernelDied("The run's kernel was stopped while the script ran.")
+            )
         except CellExecutionError as e:
             error = ScriptFailed(f"The script raised {e.ename}: {e.evalue}")
             traceback = _ANSI.sub("", str(e))
