@@ -91,6 +91,7 @@ class ScriptingApp(ExtensionApp):
             Runner(parent=self, kernels=kernels),
             max_sync_runs_per_tenant=self.max_sync_runs_per_tenant,
             sync_timeout=self.sync_timeout,
+            log=self.log,
         )
         self.settings.update(scripting_service=self.service, scripting_secrets=secrets)
         self.log.info("jupyter_scripting %s: store %s", __version__, self._safe_url())

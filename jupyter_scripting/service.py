@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 import uuid
 import warnings
 from collections import Counter
@@ -127,7 +128,9 @@ class ScriptingService:
         *,
         max_sync_runs_per_tenant: int,
         sync_timeout: float,
+        log: logging.Logger | None = None,
     ) -> None:
+        self.log = log or logging.getLogger(__name__)
         self.store = store
         self.runner = runner
         self.max_sync_runs_per_tenant = max_sync_runs_per_tenant
@@ -135,6 +138,8 @@ class ScriptingService:
         self._sync_runs: Counter[str] = Counter()
         self._ready: asyncio.Task[None] | None = None
         self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def ensure_ready(self) -> None:
         """Migrate the store once; every caller waits for the same migration."""
@@ -159,9 +164,12 @@ class ScriptingService:
         then close the store."""
         self._stopping = True
         await self.runner.kernels.shutdown()
-        deadline = asyncio.get_running_loop().time() + grace
-        while self.sync_runs_in_flight and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except asyncio.TimeoutError:
+            self.log.warning(
+                "%d runs did not reach the log in %g s", self.sync_runs_in_flight, grace
+            )
         await self.store.close()
 
     # -- scripts --------------------------------------------------------------
@@ -237,6 +245,7 @@ class ScriptingService:
                 "in progress; try again shortly."
             )
         self._sync_runs[tenant] += 1
+        self._idle.clear()
         try:
             execution_id = str(uuid.uuid4())
             await self.store.create_execution(
@@ -263,6 +272,8 @@ class ScriptingService:
             self._sync_runs[tenant] -= 1
             if not self._sync_runs[tenant]:
                 del self._sync_runs[tenant]
+            if not self._sync_runs:
+                self._idle.set()
 
     async def _record(self, execution_id: str, outcome: RunOutcome) -> None:
         """Write how the run ended into its log."""
