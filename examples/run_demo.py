@@ -78,6 +78,8 @@ def main() -> None:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     server = subprocess.Popen(command)
+    # SIGTERM to this launcher stops JupyterLab too (through the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         wait_until_up(base, token, server)
         ids = publish(base, token)

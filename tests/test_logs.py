@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
-from .helpers import body_json, load_notebook, source
+from .helpers import body_json, load_notebook, notebook_of, source
 
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -130,3 +131,23 @@ async def test_unknown_execution_is_404(api, publish):
         answer = await api("scripting", "log", "script", script_id, "execution", unknown)
         assert answer.code == 404
         assert set(body_json(answer)) == {"message", "reason", "executionId"}
+
+
+async def test_running_execution_is_listed_without_status_and_answers_202(api, publish):
+    script_id = await publish(notebook_of("import time; time.sleep(3)"))
+    run_task = asyncio.ensure_future(api("scripting", "script", script_id, "run"))
+    entries: list = []
+    for _ in range(100):
+        entries = body_json(await api("scripting", "log", "script", script_id))["filteredLogs"]
+        if entries:
+            break
+        await asyncio.sleep(0.05)
+    (entry,) = entries
+    assert entry["statusCode"] is None
+    assert entry["state"] == "running"
+    content = await api("scripting", "log", "script", script_id, "execution", entry["executionId"])
+    assert content.code == 202
+    assert body_json(content) == {"executionId": entry["executionId"], "state": "running"}
+    assert (await run_task).code == 204
+    done = await api("scripting", "log", "script", script_id, "execution", entry["executionId"])
+    assert done.code == 200
