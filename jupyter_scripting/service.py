@@ -36,6 +36,27 @@ class TenantBusy(ScriptingError):
     retry_after = 1
 
 
+class InFlight:
+    """Counts requests being answered, so shutdown can wait until they are on the wire."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def begin(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def end(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+
 @dataclass
 class SyncRun:
     """A finished synchronous run: its id and how it ended."""
@@ -138,8 +159,8 @@ class ScriptingService:
         self._sync_runs: Counter[str] = Counter()
         self._ready: asyncio.Task[None] | None = None
         self._stopping = False
-        self._idle = asyncio.Event()
-        self._idle.set()
+        #: Run requests between prepare() and finish(), counted by the run handler.
+        self.answering = InFlight()
 
     async def ensure_ready(self) -> None:
         """Migrate the store once; every caller waits for the same migration."""
@@ -160,16 +181,14 @@ class ScriptingService:
         return sum(self._sync_runs.values())
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Take no new runs, stop the running kernels, let their runs reach the log,
-        then close the store."""
+        """Take no new runs, stop the running kernels, let their runs reach the log and
+        their callers, then close the store."""
         self._stopping = True
         await self.runner.kernels.shutdown()
         try:
-            await asyncio.wait_for(self._idle.wait(), grace)
+            await asyncio.wait_for(self.answering.wait_idle(), grace)
         except asyncio.TimeoutError:
-            self.log.warning(
-                "%d runs did not reach the log in %g s", self.sync_runs_in_flight, grace
-            )
+            self.log.warning("%d runs were not answered in %g s", self.answering.count, grace)
         await self.store.close()
 
     # -- scripts --------------------------------------------------------------
@@ -245,7 +264,6 @@ class ScriptingService:
                 "in progress; try again shortly."
             )
         self._sync_runs[tenant] += 1
-        self._idle.clear()
         try:
             execution_id = str(uuid.uuid4())
             await self.store.create_execution(
@@ -272,8 +290,6 @@ class ScriptingService:
             self._sync_runs[tenant] -= 1
             if not self._sync_runs[tenant]:
                 del self._sync_runs[tenant]
-            if not self._sync_runs:
-                self._idle.set()
 
     async def _record(self, execution_id: str, outcome: RunOutcome) -> None:
         """Write how the run ended into its log."""

@@ -10,7 +10,7 @@ import pytest
 from tornado.httpclient import HTTPResponse
 from traitlets.config import Config
 
-from .helpers import load_notebook
+from .helpers import load_notebook, server_config
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -18,18 +18,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 @pytest.fixture
 def jp_server_config() -> Config:
     """The extension on, and no handler may be reached without authentication."""
-    return Config(
-        {
-            "ServerApp": {
-                "jpserver_extensions": {
-                    "jupyter_scripting": True,
-                    "jupyter_server_terminals": False,
-                },
-                "allow_unauthenticated_access": False,
-            },
-            "ScriptingApp": {"sync_timeout": 30.0},
-        }
-    )
+    return server_config(sync_timeout=30.0)
 
 
 Fetch = Callable[..., Awaitable[HTTPResponse]]

@@ -8,6 +8,7 @@ from typing import Any
 
 import nbformat
 from tornado.httpclient import HTTPResponse
+from traitlets.config import Config
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 NOTEBOOKS = Path(__file__).parent / "notebooks"
@@ -39,3 +40,13 @@ def source(cell: dict[str, Any]) -> str:
     """A cell's source as one string (nbformat may store it as a list of lines)."""
     text = cell["source"]
     return "".join(text) if isinstance(text, list) else str(text)
+
+
+def server_config(*, authenticated_only: bool = True, **scripting: Any) -> Config:
+    """Server config with the extension on (terminals off) and ``ScriptingApp`` settings."""
+    server: dict[str, Any] = {
+        "jpserver_extensions": {"jupyter_scripting": True, "jupyter_server_terminals": False}
+    }
+    if authenticated_only:
+        server["allow_unauthenticated_access"] = False
+    return Config({"ServerApp": server, "ScriptingApp": scripting})

@@ -6,23 +6,14 @@ from __future__ import annotations
 import pytest
 from traitlets.config import Config
 
-from .helpers import body_json
+from .helpers import body_json, server_config
 
 ID = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
 def jp_server_config() -> Config:
-    return Config(
-        {
-            "ServerApp": {
-                "jpserver_extensions": {
-                    "jupyter_scripting": True,
-                    "jupyter_server_terminals": False,
-                }
-            }
-        }
-    )
+    return server_config(authenticated_only=False)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from traitlets.config import Config
 
-from .helpers import body_json
+from .helpers import body_json, server_config
 
 ID = "00000000-0000-4000-8000-000000000000"
 
@@ -14,18 +14,7 @@ ID = "00000000-0000-4000-8000-000000000000"
 def jp_server_config(tmp_path) -> Config:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the store's directory should be")
-    return Config(
-        {
-            "ServerApp": {
-                "jpserver_extensions": {
-                    "jupyter_scripting": True,
-                    "jupyter_server_terminals": False,
-                },
-                "allow_unauthenticated_access": False,
-            },
-            "ScriptingApp": {"database_url": f"sqlite:///{blocker}/store.sqlite"},
-        }
-    )
+    return server_config(database_url=f"sqlite:///{blocker}/store.sqlite")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,19 @@ CREDENTIAL_ARGUMENTS = frozenset({"token", "_xsrf"})
 class RunHandler(ScriptingHandler):
     """Runs the latest version of a script with this request and answers its answer."""
 
+    _counted = False
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        # Shutdown waits for every run request until its answer is written.
+        self.service.answering.begin()
+        self._counted = True
+
+    def on_finish(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.service.answering.end()
+
     def run_request(self) -> RunRequest:
         """The request as the script sees it: everything but credentials."""
         secrets = [s for s in self.settings.get("scripting_secrets", []) if s]
@@ -40,7 +53,9 @@ class RunHandler(ScriptingHandler):
             accept=self.request.headers.get("Accept"),
         )
 
-    async def _run(self, script_id: str) -> None:
+    @web.authenticated
+    async def get(self, script_id: str) -> None:
+        """Run the script (every method runs it the same way)."""
         script_id = self.script_id(script_id)
         run = await self.service.run_sync(self.tenant, script_id, self.run_request())
         self._execution_id = run.execution_id
@@ -63,22 +78,4 @@ class RunHandler(ScriptingHandler):
             self.set_header(name, value)
         self.finish_content(answer.body, answer.content_type)
 
-    @web.authenticated
-    async def get(self, script_id: str) -> None:
-        await self._run(script_id)
-
-    @web.authenticated
-    async def post(self, script_id: str) -> None:
-        await self._run(script_id)
-
-    @web.authenticated
-    async def put(self, script_id: str) -> None:
-        await self._run(script_id)
-
-    @web.authenticated
-    async def patch(self, script_id: str) -> None:
-        await self._run(script_id)
-
-    @web.authenticated
-    async def delete(self, script_id: str) -> None:
-        await self._run(script_id)
+    post = put = patch = delete = get
