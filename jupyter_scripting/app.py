@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
@@ -14,11 +15,11 @@ from traitlets import Float, Integer, Unicode, default, validate
 from ._version import __version__
 from .execution.kernels import KernelProvider
 from .execution.runner import Runner
-from .handlers.base import NotFoundHandler
+from .handlers.base import NotFoundHandler, widen_header_limit
 from .handlers.logs import ExecutionHandler, ExecutionNotebookHandler, LogHandler
-from .handlers.runs import RunHandler
+from .handlers.runs import BackgroundHandler, RunHandler
 from .handlers.scripts import NotebookHandler, ScriptHandler, ScriptsHandler
-from .service import ScriptingService
+from .service import Limits, ScriptingService
 from .store.service import Store
 
 _ID = r"([^/]+)"
@@ -43,6 +44,68 @@ class ScriptingApp(ExtensionApp):
         help="""Seconds a synchronous run may take in all (kernel start included). Past it
         the kernel and its children are killed and the caller gets 504.""",
     )
+    max_header_size = Integer(
+        256 * 1024,
+        config=True,
+        help="""Bytes a request's head may total on the /scripting routes (request line and
+        header lines, CRLFs included); a larger one is answered 431. Tornado's own limit
+        (64 KiB, not exposed by jupyter_server) is raised to max(2 x this, this + 64 KiB)
+        when the server starts; a request above that is still closed by Tornado with no
+        answer. A server whose HTTP server jupyter_server did not create keeps its limit.""",
+    )
+    max_body_size = Integer(
+        10 * 1024 * 1024,
+        config=True,
+        help="""Bytes a request body may have on the /scripting routes (a published notebook,
+        a run's request); a larger one is answered 413. ServerApp.max_body_size (512 MiB)
+        still bounds what Tornado reads first: above it Tornado answers a bare 400.""",
+    )
+    max_output_size = Integer(
+        10 * 1024 * 1024,
+        config=True,
+        help="""Bytes of output a run may produce: what it prints and displays in total, and
+        apart from that what it writes through response.write(). Past it the run is
+        stopped, its kernel killed and the caller gets 502 (reason "output-too-large");
+        the executed notebook keeps the outputs up to the limit.""",
+    )
+
+    @validate("max_header_size", "max_body_size", "max_output_size")
+    def _positive_size(self, proposal: dict[str, Any]) -> Any:
+        if proposal["value"] <= 0:
+            raise ValueError(f"{proposal['trait'].name} must be a positive number of bytes")
+        return proposal["value"]
+
+    max_background_runs = Integer(
+        100,
+        config=True,
+        help="""Background runs executing at once across the whole service (every server
+        sharing the database); more wait in the queue, shared fairly between tenants.""",
+    )
+    background_timeout = Float(
+        840.0,
+        config=True,
+        help="""Seconds a background run may take in all; past it the kernel and its
+        children are killed and the log records 504.""",
+    )
+    shutdown_grace = Float(
+        30.0,
+        config=True,
+        help="""On shutdown (SIGTERM), seconds running runs get to finish before their
+        kernels are stopped and their logs say "interrupted". Queued background runs stay
+        queued for the next start.""",
+    )
+    queue_poll_interval = Float(
+        2.0,
+        config=True,
+        help="""Seconds between two looks at the background queue for runs queued by
+        other servers sharing the database (runs queued here start at once).""",
+    )
+    node_name = Unicode(
+        config=True,
+        help="""This server's name in the store. After a crash, runs marked as executing on
+        this node are recorded as interrupted when it starts again: give every server
+        sharing a database its own stable name. Default: the host name.""",
+    )
     database_url = Unicode(
         config=True,
         help="""SQLAlchemy URL of the store. Default: an SQLite file in the Jupyter data
@@ -64,12 +127,23 @@ class ScriptingApp(ExtensionApp):
         3600.0, config=True, help="Seconds between two passes of the log retention."
     )
 
+    @default("node_name")
+    def _default_node_name(self) -> str:
+        return socket.gethostname()
+
     @default("database_url")
     def _default_database_url(self) -> str:
         path = os.path.join(jupyter_data_dir(), "scripting", "jupyter_scripting.sqlite")
         return f"sqlite:///{path}"
 
-    @validate("max_sync_runs_per_tenant", "sync_timeout", "log_retention_interval")
+    @validate(
+        "max_sync_runs_per_tenant",
+        "sync_timeout",
+        "max_background_runs",
+        "background_timeout",
+        "queue_poll_interval",
+        "log_retention_interval",
+    )
     def _positive(self, proposal: dict[str, Any]) -> Any:
         if proposal["value"] <= 0:
             raise ValueError(f"{proposal['trait'].name} must be positive")
@@ -86,11 +160,19 @@ class ScriptingApp(ExtensionApp):
             kernels.kernel_spec_manager = kernel_spec_manager
         self.kernels = kernels
         self.store = Store(self.database_url)
+        limits = Limits(
+            max_sync_runs_per_tenant=self.max_sync_runs_per_tenant,
+            sync_timeout=self.sync_timeout,
+            max_background_runs=self.max_background_runs,
+            background_timeout=self.background_timeout,
+            shutdown_grace=self.shutdown_grace,
+            queue_poll_interval=self.queue_poll_interval,
+        )
         self.service = ScriptingService(
             self.store,
             Runner(parent=self, kernels=kernels),
-            max_sync_runs_per_tenant=self.max_sync_runs_per_tenant,
-            sync_timeout=self.sync_timeout,
+            limits,
+            node=self.node_name,
             log=self.log,
         )
         self.settings.update(scripting_service=self.service, scripting_secrets=secrets)
@@ -110,6 +192,7 @@ class ScriptingApp(ExtensionApp):
                 (rf"{script}/?", ScriptHandler),
                 (rf"{script}/notebook/?", NotebookHandler),
                 (rf"{script}/run/?", RunHandler),
+                (rf"{script}/background/?", BackgroundHandler),
                 (rf"/scripting/log/script/{_ID}/?", LogHandler),
                 (rf"{execution}/?", ExecutionHandler),
                 (rf"{execution}/notebook/?", ExecutionNotebookHandler),
@@ -118,10 +201,15 @@ class ScriptingApp(ExtensionApp):
         )
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        # The HTTP server exists now (jupyter_server makes it after loading extensions).
+        widen_header_limit(serverapp, self.max_header_size, self.log)
         try:
-            await self.service.ensure_ready()
+            await self.service.start()
         except Exception:
-            self.log.exception("The script store could not be opened; requests will retry.")
+            self.log.exception(
+                "The script store could not be opened; requests will retry, "
+                "background runs start once it opens."
+            )
         self._retention = PeriodicCallback(self._prune, self.log_retention_interval * 1000)
         self._retention.start()
 
@@ -142,8 +230,11 @@ class ScriptingApp(ExtensionApp):
                 self.log.info("Log retention deleted %d executions", deleted)
 
     def current_activity(self) -> dict[str, Any] | None:
-        running = self.service.sync_runs_in_flight
-        return {"sync_runs": running} if running else None
+        sync = self.service.sync_runs_in_flight
+        background = len(self.service.background.running)
+        if not sync and not background:
+            return None
+        return {"sync_runs": sync, "background_runs": background}
 
     async def stop_extension(self) -> None:
         retention = getattr(self, "_retention", None)

@@ -117,3 +117,23 @@ class RunTimedOut(ScriptingError):
 
     status = 504
     reason = "timeout"
+
+
+class HeadersTooLarge(ScriptingError):
+    """The request's headers total more than ``ScriptingApp.max_header_size``."""
+
+    status = 431
+    reason = "headers-too-large"
+
+
+class BodyTooLarge(ScriptingError):
+    """The request's body is larger than ``ScriptingApp.max_body_size``."""
+
+    status = 413
+    reason = "body-too-large"
+
+
+class OutputTooLarge(ScriptFailed):
+    """The script produced more than ``ScriptingApp.max_output_size``; its kernel was killed."""
+
+    reason = "output-too-large"

@@ -8,7 +8,9 @@ lives here or below, so the same rules hold for every route.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import datetime as dt
 import json
 import logging
 import uuid
@@ -21,11 +23,14 @@ import nbformat
 from nbformat.validator import MissingIDFieldWarning, NotebookValidationError, normalize
 
 from .errors import BadRequest, RunInterrupted, ScriptingError, ServiceStopping, StoreError
+from .execution.queue import BackgroundDispatcher
 from .execution.runner import Runner, RunOutcome, RunRequest
-from .store.records import ExecutionRecord, ExecutionResult, ScriptRecord
+from .store.records import ClaimedRun, ExecutionRecord, ExecutionResult, ScriptRecord
 from .store.service import UNSET, Store
 
 MAX_NAME_LENGTH = 255
+#: Logged for a synchronous run whose caller disconnected (nginx's "client closed request").
+CLIENT_CLOSED_REQUEST = 499
 
 
 class TenantBusy(ScriptingError):
@@ -55,6 +60,18 @@ class InFlight:
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
+
+
+@dataclass
+class Limits:
+    """The service's limits (the ScriptingApp traits of the same names)."""
+
+    max_sync_runs_per_tenant: int = 10
+    sync_timeout: float = 60.0
+    max_background_runs: int = 100
+    background_timeout: float = 840.0
+    shutdown_grace: float = 30.0
+    queue_poll_interval: float = 2.0
 
 
 @dataclass
@@ -146,26 +163,38 @@ class ScriptingService:
         self,
         store: Store,
         runner: Runner,
+        limits: Limits,
         *,
-        max_sync_runs_per_tenant: int,
-        sync_timeout: float,
+        node: str,
         log: logging.Logger | None = None,
     ) -> None:
         self.log = log or logging.getLogger(__name__)
         self.store = store
         self.runner = runner
-        self.max_sync_runs_per_tenant = max_sync_runs_per_tenant
-        self.sync_timeout = sync_timeout
+        self.limits = limits
+        #: The name this server writes on the runs it executes (see ``mark_interrupted``).
+        self.node = node
         self._sync_runs: Counter[str] = Counter()
         self._ready: asyncio.Task[None] | None = None
         self._stopping = False
         #: Run requests between prepare() and finish(), counted by the run handler.
         self.answering = InFlight()
+        self.background = BackgroundDispatcher(
+            self._claim,
+            self._run_claimed,
+            max_running=limits.max_background_runs,
+            poll_interval=limits.queue_poll_interval,
+            log=self.log,
+        )
 
     async def ensure_ready(self) -> None:
-        """Migrate the store once; every caller waits for the same migration."""
+        """Open the store once (every caller waits for the same opening): migrate it, then
+        close the books on the runs a crash of this node interrupted — before any new run
+        of this node can be mistaken for one of them."""
         if self._ready is None:
-            self._ready = asyncio.ensure_future(self.store.start())
+            self._ready = asyncio.ensure_future(self._open())
+        if not self._stopping:
+            self.background.start()  # idempotent; its first claim waits for the opening
         try:
             await asyncio.shield(self._ready)
         except ScriptingError:
@@ -180,15 +209,45 @@ class ScriptingService:
         """Synchronous runs executing now, all tenants together."""
         return sum(self._sync_runs.values())
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Take no new runs, stop the running kernels, let their runs reach the log and
-        their callers, then close the store."""
+    async def _open(self) -> None:
+        await self.store.start()
+        interrupted = await self.store.mark_interrupted(self.node, self._interrupted_document)
+        if interrupted:
+            self.log.warning("Marked %d runs interrupted by the last shutdown", interrupted)
+
+    async def start(self) -> None:
+        """Open the store and start the background queue now rather than on first use."""
+        await self.ensure_ready()
+
+    @staticmethod
+    def _interrupted_document(execution_id: str) -> bytes:
+        return json.dumps(
+            {
+                "message": "The server stopped while the script ran.",
+                "reason": "interrupted",
+                "executionId": execution_id,
+            }
+        ).encode("utf-8")
+
+    async def stop(self) -> None:
+        """Stop taking runs; give the running ones ``shutdown_grace`` seconds to finish,
+        then stop their kernels (their logs say "interrupted"); leave queued background
+        runs in the store for the next start; close the store."""
         self._stopping = True
+        await self.background.stop_dispatching()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.shutdown_grace
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.answering.wait_idle(), self.limits.shutdown_grace)
+        await self.background.wait_running(max(0.0, deadline - loop.time()))
+        # Past the grace period: stop whatever still runs, and let those runs reach
+        # their logs (as interrupted) and their callers.
         await self.runner.kernels.shutdown()
         try:
-            await asyncio.wait_for(self.answering.wait_idle(), grace)
+            await asyncio.wait_for(self.answering.wait_idle(), 10)
         except asyncio.TimeoutError:
-            self.log.warning("%d runs were not answered in %g s", self.answering.count, grace)
+            self.log.warning("%d runs were not answered in time", self.answering.count)
+        await self.background.wait_running(10)
         await self.store.close()
 
     # -- scripts --------------------------------------------------------------
@@ -245,20 +304,23 @@ class ScriptingService:
         return await self.store.get_notebook(tenant, script_id, version)
 
     # -- runs -----------------------------------------------------------------
-    def effective_timeout(self, script: ScriptRecord, service_timeout: float) -> float:
+    def effective_timeout(self, script_timeout: float | None, service_timeout: float) -> float:
         """A per-script timeout may lower, never raise, the service's."""
-        if script.timeout is None:
+        if script_timeout is None:
             return service_timeout
-        return min(script.timeout, service_timeout)
+        return min(script_timeout, service_timeout)
+
+    def _check_accepting(self) -> None:
+        if self._stopping:
+            raise ServiceStopping("The server is shutting down; try again shortly.")
 
     async def run_sync(self, tenant: str, script_id: str, request: RunRequest) -> SyncRun:
         """Run the latest version now and wait for its answer (429 past the tenant's limit)."""
-        if self._stopping:
-            raise ServiceStopping("The server is shutting down; try again shortly.")
+        self._check_accepting()
         await self.ensure_ready()
         script, version, notebook = await self.store.get_notebook(tenant, script_id)
-        if self._sync_runs[tenant] >= self.max_sync_runs_per_tenant:
-            limit = self.max_sync_runs_per_tenant
+        limit = self.limits.max_sync_runs_per_tenant
+        if self._sync_runs[tenant] >= limit:
             raise TenantBusy(
                 f"This tenant already has {limit} synchronous run{'s' if limit != 1 else ''} "
                 "in progress; try again shortly."
@@ -273,17 +335,19 @@ class ScriptingService:
                 version=version,
                 mode="sync",
                 method=request.method,
+                node=self.node,
             )
-            outcome = await self.runner.run(
-                notebook,
-                request,
-                execution_id=execution_id,
-                timeout=self.effective_timeout(script, self.sync_timeout),
-            )
-            if self._stopping and outcome.error is not None:
-                outcome.error = RunInterrupted(
-                    "The server shut down while the script ran.", execution_id=execution_id
+            try:
+                outcome = await self.runner.run(
+                    notebook,
+                    request,
+                    execution_id=execution_id,
+                    timeout=self.effective_timeout(script.timeout, self.limits.sync_timeout),
                 )
+            except asyncio.CancelledError:
+                # The caller went away: the runner has stopped the kernel; close the log.
+                await asyncio.shield(self._record_disconnect(execution_id))
+                raise
             await self._record(execution_id, outcome)
             return SyncRun(execution_id, outcome)
         finally:
@@ -291,8 +355,75 @@ class ScriptingService:
             if not self._sync_runs[tenant]:
                 del self._sync_runs[tenant]
 
+    async def run_background(self, tenant: str, script_id: str, request: RunRequest) -> str:
+        """Queue a run of the latest version; once this returns it is durably recorded."""
+        self._check_accepting()
+        await self.ensure_ready()
+        script = await self.store.get_script(tenant, script_id)
+        execution_id = str(uuid.uuid4())
+        await self.store.create_execution(
+            execution_id=execution_id,
+            tenant=tenant,
+            script_id=script.id,
+            version=script.version,
+            mode="background",
+            method=request.method,
+            state="queued",
+            request=request.to_json(),
+        )
+        self.background.wake()
+        return execution_id
+
+    async def _claim(self) -> ClaimedRun | None:
+        if self._stopping:
+            return None
+        await self.ensure_ready()
+        return await self.store.claim_background_run(self.node, self.limits.max_background_runs)
+
+    async def _run_claimed(self, claimed: ClaimedRun) -> None:
+        """Execute a background run taken from the queue and close its log."""
+        execution_id = claimed.execution.id
+        try:
+            request = RunRequest.from_json(claimed.request)
+        except (ValueError, KeyError, TypeError):
+            self.log.exception("Background run %s: unreadable queued request", execution_id)
+            request = RunRequest(claimed.execution.method, "", {}, [], b"")
+        outcome = await self.runner.run(
+            claimed.notebook,
+            request,
+            execution_id=execution_id,
+            timeout=self.effective_timeout(claimed.script_timeout, self.limits.background_timeout),
+        )
+        await self._record(execution_id, outcome)
+
+    async def _record_disconnect(self, execution_id: str) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        document = {
+            "message": "The caller disconnected before the run ended; its kernel was stopped.",
+            "reason": "client-disconnected",
+            "executionId": execution_id,
+        }
+        await self.store.finish_execution(
+            execution_id,
+            ExecutionResult(
+                state="failed",
+                status_code=CLIENT_CLOSED_REQUEST,
+                reason="client-disconnected",
+                content_type="application/json",
+                content=json.dumps(document).encode("utf-8"),
+                notebook=None,
+                started_at=now,
+                finished_at=now,
+                duration_ms=0.0,
+            ),
+        )
+
     async def _record(self, execution_id: str, outcome: RunOutcome) -> None:
         """Write how the run ended into its log."""
+        if self._stopping and outcome.error is not None:
+            outcome.error = RunInterrupted(
+                "The server shut down while the script ran.", execution_id=execution_id
+            )
         if outcome.error is not None:
             document: dict[str, Any] = {
                 "message": outcome.error.message,

@@ -18,7 +18,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 @pytest.fixture
 def jp_server_config() -> Config:
     """The extension on, and no handler may be reached without authentication."""
-    return server_config(sync_timeout=30.0)
+    return server_config(sync_timeout=30.0, shutdown_grace=3.0, queue_poll_interval=0.5)
 
 
 Fetch = Callable[..., Awaitable[HTTPResponse]]

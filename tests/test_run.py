@@ -205,11 +205,11 @@ async def test_timeout_is_504_and_kills_the_kernel_and_its_children(api, publish
 
 async def test_service_timeout_caps_a_larger_script_timeout(api, publish, jp_serverapp):
     app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
-    assert app.service.sync_timeout == 30.0
+    assert app.service.limits.sync_timeout == 30.0
     script_id = await publish("nothing")
     await api("scripting", "script", script_id, method="PATCH", body=json.dumps({"timeout": 999}))
     script = await app.service.get_script("default", script_id)
-    assert app.service.effective_timeout(script, app.service.sync_timeout) == 30.0
+    assert app.service.effective_timeout(script.timeout, app.service.limits.sync_timeout) == 30.0
 
 
 async def test_kernel_never_sees_credentials(api, publish, jp_serverapp, monkeypatch):
@@ -288,7 +288,7 @@ async def test_unknown_kernelspec_is_500(api, publish):
 
 async def test_too_many_runs_of_one_tenant_is_429(api, publish, jp_serverapp):
     app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
-    app.service.max_sync_runs_per_tenant = 1
+    app.service.limits.max_sync_runs_per_tenant = 1
     slow = await publish(notebook_of("import time; time.sleep(3)"))
 
     async def second_run():

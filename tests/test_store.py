@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -54,6 +55,7 @@ UTC = dt.timezone.utc
 T0 = dt.datetime(2024, 5, 17, 12, 30, 15, 123456, tzinfo=UTC)
 ALICE = "alice"
 BOB = "bob"
+OLD_ID = "6f9619ff-8b86-4011-b42d-00c04fc964ff"
 
 
 # -- backends ---------------------------------------------------------------------
@@ -231,7 +233,7 @@ async def test_migrations_create_the_schema_and_are_idempotent(
     await second.close()
 
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head == "0001"
+    assert head == "0002"
     with backend.engine() as engine, engine.connect() as connection:
         tables = set(inspect(connection).get_table_names())
         assert {"scripts", "script_versions", "executions", "alembic_version"} <= tables
@@ -258,6 +260,7 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_PATH / "env.py").is_file()
     assert (MIGRATIONS_PATH / "script.py.mako").is_file()
     assert (MIGRATIONS_PATH / "versions" / "0001_initial.py").is_file()
+    assert (MIGRATIONS_PATH / "versions" / "0002_background_runs.py").is_file()
 
 
 async def test_in_memory_sqlite_works() -> None:
@@ -794,3 +797,147 @@ async def test_a_closed_store_refuses_work(store: Store) -> None:
     await store.close()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         await store.list_scripts(ALICE, limit=1, offset=0)
+
+
+# -- upgrades -------------------------------------------------------------------------
+async def test_upgrade_from_0001_keeps_the_data(backend: Backend) -> None:
+    """A store created by the first release is upgraded in place by Alembic."""
+    if backend.name == "sqlite":
+        Path(make_url(backend.url).database or "").parent.mkdir(parents=True, exist_ok=True)
+    with backend.engine() as engine, engine.begin() as connection:
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            text(
+                "INSERT INTO scripts (id, tenant, name, latest_version, created_at, updated_at)"
+                " VALUES (:id, :tenant, 'old', 1, :now, :now)"
+            ),
+            {"id": OLD_ID, "tenant": ALICE, "now": T0.replace(tzinfo=None)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO script_versions (script_id, version, notebook, created_at)"
+                " VALUES (:id, 1, :nb, :now)"
+            ),
+            {"id": OLD_ID, "nb": notebook("old"), "now": T0.replace(tzinfo=None)},
+        )
+    store = backend.store()
+    await store.start()
+    try:
+        assert (await store.get_script(ALICE, OLD_ID)).name == "old"
+        record = await store.create_execution(
+            execution_id=str(uuid.uuid4()),
+            tenant=ALICE,
+            script_id=OLD_ID,
+            version=1,
+            mode="background",
+            method="POST",
+            state="queued",
+            request=b"{}",
+        )
+        claimed = await store.claim_background_run("node-a", 10)
+        assert claimed is not None
+        assert claimed.execution.id == record.id
+    finally:
+        await store.close()
+
+
+# -- the background queue ---------------------------------------------------------------
+async def queue(store: Store, script_id: str, tenant: str = ALICE, request: bytes = b"{}") -> str:
+    record = await store.create_execution(
+        execution_id=str(uuid.uuid4()),
+        tenant=tenant,
+        script_id=script_id,
+        version=1,
+        mode="background",
+        method="POST",
+        state="queued",
+        request=request,
+    )
+    assert record.state == "queued"
+    assert record.started_at is None
+    return record.id
+
+
+async def test_claim_takes_queued_runs_oldest_first_within_the_limit(
+    backend: Backend, store: Store
+) -> None:
+    script = await store.create_script(ALICE, "bg", notebook("v1"))
+    await store.update_script(ALICE, script.id, timeout=12.0)
+    ids = [await queue(store, script.id, request=f'{{"n": {i}}}'.encode()) for i in range(3)]
+    assert await store.count_background() == (3, 0)
+
+    first = await store.claim_background_run("node-a", 2)
+    assert first is not None
+    assert first.execution.id == ids[0]
+    assert first.execution.state == "running"
+    assert_utc(first.execution.started_at)
+    assert first.request == b'{"n": 0}'
+    assert json.loads(first.notebook)["metadata"]["label"] == "v1"
+    assert first.script_timeout == 12.0
+    second = await store.claim_background_run("node-a", 2)
+    assert second is not None
+    assert second.execution.id == ids[1]
+    # Two running: the limit holds, whichever node asks.
+    assert await store.claim_background_run("node-b", 2) is None
+    assert await store.count_background() == (1, 2)
+
+    await store.finish_execution(first.execution.id, result())
+    third = await store.claim_background_run("node-b", 2)
+    assert third is not None
+    assert third.execution.id == ids[2]
+    assert await store.claim_background_run("node-b", 2) is None  # nothing queued
+    # The request is not kept once the run has ended.
+    with backend.engine() as engine, engine.connect() as connection:
+        kept = connection.execute(
+            text("SELECT request FROM executions WHERE id = :id"), {"id": first.execution.id}
+        ).scalar_one()
+    assert kept is None
+
+
+async def test_claim_is_fair_between_tenants(store: Store) -> None:
+    alice = await store.create_script(ALICE, "a", notebook("a"))
+    bob = await store.create_script(BOB, "b", notebook("b"))
+    for _ in range(20):
+        await queue(store, alice.id, ALICE)
+    bobs = await queue(store, bob.id, BOB)
+    taken = []
+    for _ in range(3):
+        claimed = await store.claim_background_run("node-a", 3)
+        assert claimed is not None
+        taken.append(claimed.execution.tenant)
+    # Bob's single run starts second, ahead of Alice's nineteen older ones.
+    assert taken == [ALICE, BOB, ALICE]
+    assert bobs
+
+
+async def test_mark_interrupted_only_touches_this_nodes_running_runs(store: Store) -> None:
+    script = await store.create_script(ALICE, "s", notebook("s"))
+    queued = await queue(store, script.id)
+    mine = await store.claim_background_run("node-a", 10)
+    assert mine is not None
+    other_queued = await queue(store, script.id)
+    theirs = await store.claim_background_run("node-b", 10)
+    assert theirs is not None
+    sync_mine = await store.create_execution(
+        execution_id=str(uuid.uuid4()),
+        tenant=ALICE,
+        script_id=script.id,
+        version=1,
+        mode="sync",
+        method="GET",
+        node="node-a",
+    )
+    count = await store.mark_interrupted("node-a", lambda i: json.dumps({"id": i}).encode())
+    assert count == 2
+    for execution_id in (mine.execution.id, sync_mine.id):
+        record, content = await store.get_execution(ALICE, script.id, execution_id)
+        assert record.state == "failed"
+        assert record.status_code == 500
+        assert record.reason == "interrupted"
+        assert json.loads(content) == {"id": execution_id}
+    other, _ = await store.get_execution(ALICE, script.id, theirs.execution.id)
+    assert other.state == "running"
+    assert queued != other_queued
+    assert await store.count_background() == (0, 1)

@@ -69,6 +69,7 @@ class KernelProvider(LoggingConfigurable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._live: set[KernelHandle] = set()
+        self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
 
     def kernel_env(self) -> dict[str, str]:
@@ -85,6 +86,8 @@ class KernelProvider(LoggingConfigurable):
 
     async def acquire(self, kernel_name: str) -> KernelHandle:
         """Start a fresh kernel and wait until it answers; ``RunNotStarted`` otherwise."""
+        if self._closed:
+            raise RunNotStarted("The server is shutting down: no kernel can be started.")
         workdir = tempfile.mkdtemp(prefix="jupyter-scripting-")
         # IPC sockets in a private directory: no TCP port races between many kernels
         # starting at once, and no port any other local user could connect to.
@@ -105,10 +108,13 @@ class KernelProvider(LoggingConfigurable):
             handle.kc = kc
             handle.pid = getattr(km.provisioner, "pid", None)
             await kc.wait_for_ready(timeout=self.startup_timeout)
+            if handle._released:
+                # shutdown() released it while it was starting.
+                raise RunNotStarted("The server is shutting down: no kernel can be started.")
         except NoSuchKernel as e:
             await self.release(handle)
             raise RunNotStarted(f"No kernel named {kernel_name!r} is installed.") from e
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, RunNotStarted):
             await self.release(handle)
             raise
         except Exception as e:
@@ -118,9 +124,10 @@ class KernelProvider(LoggingConfigurable):
         return handle
 
     async def release(self, handle: KernelHandle) -> None:
-        """Kill the kernel's process group now and remove its working directory."""
-        if handle._released:
-            return
+        """Kill the kernel's process group now and remove its working directory.
+
+        Safe to call again: a kernel that finished starting after an earlier release
+        (shutdown during start-up) is killed by the later one."""
         handle._released = True
         try:
             if handle.kc is not None:
@@ -148,5 +155,6 @@ class KernelProvider(LoggingConfigurable):
         return len(self._live)
 
     async def shutdown(self) -> None:
-        """Kill every kernel still alive (server shutdown)."""
+        """Kill every kernel still alive, and start no more (server shutdown)."""
+        self._closed = True
         await asyncio.gather(*(self.release(h) for h in list(self._live)), *self._cleanups)

@@ -24,7 +24,7 @@ from typing import Any
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
-from traitlets import Instance
+from traitlets import Instance, Integer, default
 from traitlets.config import LoggingConfigurable
 
 from ..errors import (
@@ -37,6 +37,7 @@ from ..errors import (
 )
 from .answer import Answer, build_answer
 from .kernels import KernelHandle, KernelProvider
+from .limits import DEFAULT_MAX_OUTPUT_SIZE, CappedNotebookClient, check_response_dump
 
 DEFAULT_KERNEL = "python3"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -53,6 +54,31 @@ class RunRequest:
     headers: list[tuple[str, str]]
     body: bytes
     accept: str | None = None
+
+    def to_json(self) -> bytes:
+        """The request as JSON bytes, for a background run waiting in the queue."""
+        payload = {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "body": base64.b64encode(self.body).decode("ascii"),
+            "accept": self.accept,
+        }
+        return json.dumps(payload).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> RunRequest:
+        """The request queued by :meth:`to_json`."""
+        payload = json.loads(data)
+        return cls(
+            method=payload["method"],
+            path=payload["path"],
+            query=payload["query"],
+            headers=[(name, value) for name, value in payload["headers"]],
+            body=base64.b64decode(payload["body"]),
+            accept=payload["accept"],
+        )
 
 
 @dataclass
@@ -78,8 +104,12 @@ class RunOutcome:
         return self.answer.status
 
 
-def handover_code(request: RunRequest, execution_id: str) -> str:
-    """Source that defines ``request``/``response`` in a kernel without this package."""
+def handover_code(
+    request: RunRequest, execution_id: str, *, max_output_size: int | None = None
+) -> str:
+    """Source that defines ``request``/``response`` in a kernel without this package
+    (``max_output_size``: the cap the kernel side puts on ``response.write()`` and on
+    what stdout/stderr pass on)."""
     payload = {
         "method": request.method,
         "path": request.path,
@@ -87,6 +117,7 @@ def handover_code(request: RunRequest, execution_id: str) -> str:
         "headers": request.headers,
         "body": base64.b64encode(request.body).decode("ascii"),
         "execution_id": execution_id,
+        "max_output_size": max_output_size,
     }
     encoded = base64.b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
     return (
@@ -104,6 +135,15 @@ class Runner(LoggingConfigurable):
     """Executes a notebook for a request in a fresh kernel, within a whole-run deadline."""
 
     kernels = Instance(KernelProvider)
+    max_output_size = Integer(
+        allow_none=True,
+        help="""Bytes of output a run may produce (see ``ScriptingApp.max_output_size``,
+        where it is taken from by default); None: no cap.""",
+    )
+
+    @default("max_output_size")
+    def _default_max_output_size(self) -> int | None:
+        return getattr(self.parent, "max_output_size", DEFAULT_MAX_OUTPUT_SIZE)
 
     async def run(
         self, notebook: str, request: RunRequest, *, execution_id: str, timeout: float
@@ -133,12 +173,24 @@ class Runner(LoggingConfigurable):
             work.cancel()
 
         deadline = asyncio.get_running_loop().call_later(timeout, on_deadline)
-        try:
-            answer = await work
-        except asyncio.CancelledError:
+
+        def caller_cancelled() -> bool:
             current = asyncio.current_task()
-            if not timed_out and current is not None and current.cancelling():
-                raise  # this run itself was cancelled: not ours to answer
+            return not timed_out and current is not None and current.cancelling() > 0
+
+        try:
+            try:
+                answer = await work
+            except BaseException:
+                if caller_cancelled():
+                    # Cancelled from outside (the caller went away, the server stops):
+                    # nbclient may have reported it as a dead kernel; it is not ours to
+                    # answer either way.
+                    raise asyncio.CancelledError from None
+                raise
+        except asyncio.CancelledError:
+            if caller_cancelled():
+                raise
             # Our deadline, or the kernel's channels closed under it (server shutdown).
             error = (
                 RunTimedOut(f"The run exceeded its timeout of {timeout:g} s and was stopped.")
@@ -186,17 +238,20 @@ class Runner(LoggingConfigurable):
     async def _execute(
         self, handle: KernelHandle, nb: Any, request: RunRequest, execution_id: str
     ) -> Answer:
-        client = NotebookClient(
+        client = CappedNotebookClient(
             nb,
             km=handle.km,
             timeout=None,  # the whole-run deadline is ours
             allow_errors=False,
             record_timing=True,
             log=self.log,
+            max_output_size=self.max_output_size,  # past it: OutputTooLarge, outputs bounded
         )
         client.kc = handle.kc  # a ready client: nbclient must not build (and wait for) its own
         client.reset_execution_trackers()
-        reply = await self._silent(client, handover_code(request, execution_id))
+        reply = await self._silent(
+            client, handover_code(request, execution_id, max_output_size=self.max_output_size)
+        )
         if reply["status"] != "ok":
             raise RunNotStarted(
                 "The request could not be handed to the kernel: "
@@ -209,7 +264,9 @@ class Runner(LoggingConfigurable):
         reply = await self._silent(
             client, "", user_expressions={"response": "__jupyter_scripting__.dump()"}
         )
-        return build_answer(_read_dump(reply), nb.cells, request.accept)
+        dump = _read_dump(reply)
+        check_response_dump(dump, self.max_output_size)
+        return build_answer(dump, nb.cells, request.accept)
 
     async def _silent(self, client: NotebookClient, code: str, **kwargs: Any) -> dict[str, Any]:
         assert client.kc is not None

@@ -1,10 +1,15 @@
-"""SPEC §2: ``/scripting/script/{id}/run`` — the script's own answer, synchronously."""
+"""SPEC §2 and §3: ``/run`` answers the script's own answer; ``/background`` queues
+the run and answers 202 at once."""
 
 from __future__ import annotations
 
+import asyncio
+
+from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..execution.runner import RunRequest
+from ..service import SyncRun
 from .base import SANDBOX_HEADERS, ScriptingHandler
 
 #: Request headers that carry credentials: a script never sees them.
@@ -15,8 +20,8 @@ CREDENTIAL_HEADERS = frozenset(
 CREDENTIAL_ARGUMENTS = frozenset({"token", "_xsrf"})
 
 
-class RunHandler(ScriptingHandler):
-    """Runs the latest version of a script with this request and answers its answer."""
+class RunRequestHandler(ScriptingHandler):
+    """What both run routes share: the hand-over of the request, and shutdown tracking."""
 
     _counted = False
 
@@ -53,11 +58,33 @@ class RunHandler(ScriptingHandler):
             accept=self.request.headers.get("Accept"),
         )
 
+
+class RunHandler(RunRequestHandler):
+    """Runs the latest version of a script with this request and answers its answer."""
+
+    _run: asyncio.Task[SyncRun] | None = None
+    _caller_gone = False
+
+    def on_connection_close(self) -> None:
+        # The caller went away mid-run: stop its kernel and give its slot back now.
+        self._caller_gone = True
+        if self._run is not None:
+            self._run.cancel()
+        super().on_connection_close()
+
     @web.authenticated
     async def get(self, script_id: str) -> None:
         """Run the script (every method runs it the same way)."""
         script_id = self.script_id(script_id)
-        run = await self.service.run_sync(self.tenant, script_id, self.run_request())
+        self._run = asyncio.ensure_future(
+            self.service.run_sync(self.tenant, script_id, self.run_request())
+        )
+        try:
+            run = await self._run
+        except asyncio.CancelledError:
+            if self._caller_gone:
+                return  # nobody to answer; the log says "client-disconnected"
+            raise
         self._execution_id = run.execution_id
         outcome = run.outcome
         if outcome.error is not None:
@@ -77,5 +104,26 @@ class RunHandler(ScriptingHandler):
         for name, value in SANDBOX_HEADERS.items():
             self.set_header(name, value)
         self.finish_content(answer.body, answer.content_type)
+
+    post = put = patch = delete = get
+
+
+class BackgroundHandler(RunRequestHandler):
+    """Queues a run of the latest version; 202 once it is durably recorded."""
+
+    @web.authenticated
+    async def get(self, script_id: str) -> None:
+        """Queue the run (every method queues it the same way)."""
+        script_id = self.script_id(script_id)
+        execution_id = await self.service.run_background(self.tenant, script_id, self.run_request())
+        self._execution_id = execution_id
+        self.set_header("X-Execution-Id", execution_id)
+        self.set_header(
+            "Location",
+            url_path_join(
+                self.base_url, "scripting", "log", "script", script_id, "execution", execution_id
+            ),
+        )
+        self.write_json({"executionId": execution_id}, status=202)
 
     post = put = patch = delete = get

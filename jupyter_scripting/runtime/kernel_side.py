@@ -7,12 +7,19 @@ environment, without jupyter_scripting installed). It defines one function,
 base64-encoded JSON; it puts ``request`` and ``response`` into the user namespace
 and keeps its own reference (``__jupyter_scripting__``) that the runner reads back
 after the last cell, so a script that rebinds ``response`` cannot confuse it.
+
+The request also carries the server's output cap (``ScriptingApp.max_output_size``):
+``response.write()`` refuses to grow the body past it, and stdout/stderr pass text on
+only up to just past it, so the kernel never ships the server one huge stream message
+(the server counts every output too, and stops the run once the cap is crossed).
 """
 
 
 def __jupyter_scripting_install__(payload, namespace):
     import base64
+    import contextlib
     import json
+    import sys
     from collections.abc import MutableMapping
 
     class Headers(MutableMapping):
@@ -82,15 +89,21 @@ def __jupyter_scripting_install__(payload, namespace):
         def __repr__(self):
             return f"<Request {self.method} {self.path} ({len(self.body)} bytes)>"
 
+    class ResponseTooLarge(Exception):
+        """``response.write()`` past the most this server lets a run answer."""
+
     class Response:
         """What the script answers: status, headers, content type and body."""
 
-        def __init__(self):
+        def __init__(self, max_size=None):
             self.status = 200
             self.headers = Headers()
             self.content_type = None
             self._chunks = []
             self._written = False
+            self._size = 0
+            self._max_size = max_size
+            self._too_large = False
 
         def write(self, data):
             """Append ``data`` (``str`` is encoded as UTF-8) to the body."""
@@ -100,7 +113,15 @@ def __jupyter_scripting_install__(payload, namespace):
                 data = bytes(data)
             elif not isinstance(data, bytes):
                 raise TypeError(f"response.write() takes str or bytes, not {type(data).__name__}")
+            if self._max_size is not None and self._size + len(data) > self._max_size:
+                # Remembered, so the run fails even if the script catches this.
+                self._too_large = True
+                raise ResponseTooLarge(
+                    f"response.write(): the body would grow past {self._max_size} bytes, the "
+                    "most this server lets a run answer (ScriptingApp.max_output_size)"
+                )
             self._chunks.append(data)
+            self._size += len(data)
             self._written = True
 
         def json(self, obj):
@@ -128,17 +149,60 @@ def __jupyter_scripting_install__(payload, namespace):
                         "headers": [[str(k), str(v)] for k, v in response.headers.items()],
                         "content_type": None if content_type is None else str(content_type),
                         "written": response._written,
+                        "too_large": response._too_large,
                         "body": base64.b64encode(b"".join(response._chunks)).decode("ascii"),
                     }
                 ).encode("utf-8")
             ).decode("ascii")
 
-    for cls in (Headers, Request, Response, State):
+    def cap_streams(names, limit):
+        """Let stdout/stderr pass text on until ``limit`` bytes (both together) and just
+        past it, so the server sees the cap crossed and stops the run; drop the rest.
+        Best effort: a stream whose ``write`` cannot be replaced is left as it is."""
+        passed = [0]
+
+        def capped(write):
+            def capped_write(text):
+                if not isinstance(text, str):
+                    return write(text)  # the stream's own error
+                if passed[0] > limit:
+                    return len(text)
+                size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+                room = limit - passed[0]
+                passed[0] += size
+                if size > room:
+                    write(text[: max(room, 0) + 1])
+                    return len(text)
+                return write(text)
+
+            capped_write.jupyter_scripting_capped = True
+            return capped_write
+
+        def wrap(*_):
+            for name in names:
+                stream = getattr(sys, name, None)
+                write = getattr(stream, "write", None)
+                if write is not None and not getattr(write, "jupyter_scripting_capped", False):
+                    with contextlib.suppress(AttributeError, TypeError):
+                        stream.write = capped(write)
+
+        wrap()
+        # IPython 9 swaps each stream's write for a copy-to-history one during every cell,
+        # and puts the one it saved back afterwards: wrap again as each cell starts.
+        shell = namespace.get("get_ipython", lambda: None)()
+        if shell is not None:
+            with contextlib.suppress(Exception):
+                shell.events.register("pre_run_cell", wrap)
+
+    for cls in (Headers, Request, ResponseTooLarge, Response, State):
         cls.__qualname__ = cls.__name__
         cls.__module__ = "jupyter_scripting"
 
     data = json.loads(base64.b64decode(payload))
-    state = State(Request(data), Response())
+    max_output_size = data.get("max_output_size")
+    state = State(Request(data), Response(max_output_size))
+    if max_output_size is not None:
+        cap_streams(("stdout", "stderr"), max_output_size)
     namespace["request"] = state.request
     namespace["response"] = state.response
     namespace["__jupyter_scripting__"] = state

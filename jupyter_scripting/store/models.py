@@ -97,6 +97,7 @@ class Execution(Base):
     __tablename__ = "executions"
     __table_args__ = (
         Index("ix_executions_script_id_version_seq", "script_id", "version", "seq"),
+        Index("ix_executions_state_mode_seq", "state", "mode", "seq"),
         {"sqlite_autoincrement": True},
     )
 
@@ -118,3 +119,7 @@ class Execution(Base):
     content_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
     content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     notebook: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The request of a queued background run (JSON), dropped once the run has ended.
+    request: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The server that runs (or ran) it, so a restart can tell which runs it interrupted.
+    node: Mapped[str | None] = mapped_column(String(255), nullable=True)

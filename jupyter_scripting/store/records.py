@@ -59,3 +59,13 @@ class ExecutionResult:
     started_at: dt.datetime
     finished_at: dt.datetime
     duration_ms: float
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A queued background run this node has just taken: everything needed to run it."""
+
+    execution: ExecutionRecord
+    request: bytes  # the request as queued (JSON)
+    notebook: str  # the notebook of the execution's version
+    script_timeout: float | None  # the script's own timeout, if any

@@ -37,7 +37,7 @@ from sqlalchemy.pool import StaticPool
 
 from ..errors import BadRequest, ExecutionNotFound, ScriptNotFound, StoreError, VersionNotFound
 from .models import Execution, Script, ScriptVersion
-from .records import ExecutionRecord, ExecutionResult, Mode, ScriptRecord, State
+from .records import ClaimedRun, ExecutionRecord, ExecutionResult, Mode, ScriptRecord, State
 
 UNSET = object()
 
@@ -490,9 +490,12 @@ class Store:
         mode: Mode,
         method: str,
         state: State = "running",
+        request: bytes | None = None,
+        node: str | None = None,
     ) -> ExecutionRecord:
         """Log a new run of ``version`` of the script, created (and started if
-        ``state`` is ``running``) now.
+        ``state`` is ``running``) now. ``request`` is kept for a queued run until it
+        ends; ``node`` names the server running it.
 
         ``ScriptNotFound``/``VersionNotFound`` when there is no such script or version
         for the tenant; ``ValueError`` for an ``execution_id`` that is not a canonical
@@ -525,6 +528,8 @@ class Store:
                 state=state,
                 created_at=now,
                 started_at=now if state == "running" else None,
+                request=request,
+                node=node,
             )
             session.add(execution)
             session.flush()
@@ -553,6 +558,7 @@ class Store:
                     started_at=result.started_at,
                     finished_at=result.finished_at,
                     duration_ms=result.duration_ms,
+                    request=None,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -560,6 +566,124 @@ class Store:
                 raise ExecutionNotFound(execution_id)
 
         await self._transact("store the result of the execution", work)
+
+    # -- the background queue ---------------------------------------------------
+    async def claim_background_run(self, node: str, max_running: int) -> ClaimedRun | None:
+        """Take the next queued background run for ``node``, or None.
+
+        None when nothing is queued or ``max_running`` background runs already run
+        (counted across every node sharing the database). The next run is the oldest
+        queued one of the tenant with the fewest running, and among those of the tenant
+        served longest ago (round robin), so one tenant's thousand queued runs do not
+        starve another tenant's one. The claim is a conditional
+        UPDATE: two nodes never take the same run.
+        """
+
+        def work(session: Session) -> ClaimedRun | None:
+            running = dict(
+                session.execute(
+                    select(Execution.tenant, func.count())
+                    .where(Execution.state == "running", Execution.mode == "background")
+                    .group_by(Execution.tenant)
+                ).all()
+            )
+            if sum(running.values()) >= max_running:
+                return None
+            oldest = dict(
+                session.execute(
+                    select(Execution.tenant, func.min(Execution.seq))
+                    .where(Execution.state == "queued", Execution.mode == "background")
+                    .group_by(Execution.tenant)
+                ).all()
+            )
+            if not oldest:
+                return None
+            last_start = dict(
+                session.execute(
+                    select(Execution.tenant, func.max(Execution.started_at))
+                    .where(Execution.mode == "background", Execution.tenant.in_(list(oldest)))
+                    .group_by(Execution.tenant)
+                ).all()
+            )
+            never = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+            # Fewest running first, then the tenant served longest ago (round robin),
+            # then the oldest queued run.
+            tenant = min(
+                oldest,
+                key=lambda t: (running.get(t, 0), last_start.get(t) or never, oldest[t]),
+            )
+            seq = oldest[tenant]
+            now = self._now()
+            claimed = session.execute(
+                update(Execution)
+                .where(Execution.seq == seq, Execution.state == "queued")
+                .values(state="running", started_at=now, node=node)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(claimed) == 0:
+                return None  # another node took it first; the caller asks again
+            row = session.execute(
+                select(*_EXECUTION_COLUMNS, Execution.request).where(Execution.seq == seq)
+            ).one()
+            script_timeout, notebook = session.execute(
+                select(Script.timeout, ScriptVersion.notebook)
+                .join(ScriptVersion, ScriptVersion.script_id == Script.id)
+                .where(Script.id == row.script_id, ScriptVersion.version == row.version)
+            ).one()
+            return ClaimedRun(
+                _execution_record(row), bytes(row.request or b""), notebook, script_timeout
+            )
+
+        return await self._transact("take a run from the queue", work)
+
+    async def count_background(self) -> tuple[int, int]:
+        """(queued, running) background runs across the service."""
+
+        def work(session: Session) -> tuple[int, int]:
+            counts = dict(
+                session.execute(
+                    select(Execution.state, func.count())
+                    .where(
+                        Execution.mode == "background", Execution.state.in_(("queued", "running"))
+                    )
+                    .group_by(Execution.state)
+                ).all()
+            )
+            return counts.get("queued", 0), counts.get("running", 0)
+
+        return await self._transact("count the background runs", work)
+
+    async def mark_interrupted(self, node: str, content: Callable[[str], bytes]) -> int:
+        """Mark the runs ``node`` was executing as failed (500, reason ``interrupted``):
+        after a crash nothing else will ever finish them. ``content(execution_id)`` is
+        the error document each gets. Returns how many were marked."""
+
+        def work(session: Session) -> int:
+            ids = session.scalars(
+                select(Execution.id).where(
+                    Execution.state == "running",
+                    or_(Execution.node == node, Execution.node.is_(None)),
+                )
+            ).all()
+            now = self._now()
+            for execution_id in ids:
+                session.execute(
+                    update(Execution)
+                    .where(Execution.id == execution_id, Execution.state == "running")
+                    .values(
+                        state="failed",
+                        status_code=500,
+                        reason="interrupted",
+                        content_type="application/json",
+                        content=content(execution_id),
+                        finished_at=now,
+                        request=None,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            return len(ids)
+
+        return await self._transact("mark interrupted runs", work)
 
     async def list_executions(
         self,

@@ -1,0 +1,131 @@
+"""A real ``python -m jupyter_server`` with the extension, for tests that need a whole
+process: signals, crashes, restarts, the real HTTP server's limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+TOKEN = "server-process-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """One server process on a data directory; ``start`` again after ``kill`` to restart."""
+
+    def __init__(self, home: Path, *settings: str) -> None:
+        self.home = home
+        self.settings = list(settings)
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = home / "server.log"
+
+    def start(self, timeout: float = 60) -> None:
+        env = {
+            **os.environ,
+            "JUPYTER_DATA_DIR": str(self.home / "data"),
+            "JUPYTER_CONFIG_DIR": str(self.home / "config"),
+            "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"),
+        }
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyter_server",
+                    f"--port={self.port}",
+                    "--ServerApp.port_retries=0",
+                    "--ip=127.0.0.1",
+                    "--no-browser",
+                    "--allow-root",
+                    f"--IdentityProvider.token={TOKEN}",
+                    f"--ServerApp.root_dir={self.home}",
+                    "--ServerApp.jpserver_extensions={'jupyter_scripting': True}",
+                    *self.settings,
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.call("scripting/script")[0] == 200:
+                    return
+            except OSError:
+                pass
+            assert self.process.poll() is None, self.log()
+            assert time.monotonic() < deadline, "the server did not start:\n" + self.log()
+            time.sleep(0.2)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def call(
+        self,
+        path: str,
+        method: str = "GET",
+        body: Any = None,
+        timeout: float = 60,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """(status, body) of a request with the server's token (``body`` as JSON)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {TOKEN}", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def publish(self, notebook: dict[str, Any], name: str = "script") -> str:
+        status, body = self.call("scripting/script", "POST", {"name": name, "notebook": notebook})
+        assert status == 201, body
+        return str(json.loads(body)["scriptId"])
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """kill -9: no cleanup at all."""
+        self.signal(signal.SIGKILL)
+        self.wait(30)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not exit within 30 s."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
