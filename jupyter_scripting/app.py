@@ -7,18 +7,20 @@ import os
 import socket
 from typing import Any
 
-from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
 from traitlets import Float, Integer, Unicode, default, validate
 
 from ._version import __version__
+from .auth import ScriptingAuthorizer, ScriptingIdentityProvider
 from .execution.kernels import KernelProvider
 from .execution.runner import Runner
 from .handlers.base import NotFoundHandler, widen_header_limit
+from .handlers.keys import KeyHandler, KeysHandler
 from .handlers.logs import ExecutionHandler, ExecutionNotebookHandler, LogHandler
 from .handlers.runs import BackgroundHandler, RunHandler
 from .handlers.scripts import NotebookHandler, ScriptHandler, ScriptsHandler
+from .paths import default_database_url
 from .service import Limits, ScriptingService
 from .store.service import Store
 
@@ -133,8 +135,7 @@ class ScriptingApp(ExtensionApp):
 
     @default("database_url")
     def _default_database_url(self) -> str:
-        path = os.path.join(jupyter_data_dir(), "scripting", "jupyter_scripting.sqlite")
-        return f"sqlite:///{path}"
+        return default_database_url()
 
     @validate(
         "max_sync_runs_per_tenant",
@@ -175,7 +176,14 @@ class ScriptingApp(ExtensionApp):
             node=self.node_name,
             log=self.log,
         )
-        self.settings.update(scripting_service=self.service, scripting_secrets=secrets)
+        self.settings.update(
+            scripting_service=self.service,
+            scripting_secrets=secrets,
+            scripting_identity_provider=ScriptingIdentityProvider(
+                self.serverapp.identity_provider, self.service
+            ),
+            scripting_authorizer=ScriptingAuthorizer(self.serverapp.authorizer),
+        )
         self.log.info("jupyter_scripting %s: store %s", __version__, self._safe_url())
 
     def _safe_url(self) -> str:
@@ -194,6 +202,8 @@ class ScriptingApp(ExtensionApp):
                 (rf"{script}/run/?", RunHandler),
                 (rf"{script}/background/?", BackgroundHandler),
                 (rf"/scripting/log/script/{_ID}/?", LogHandler),
+                (r"/scripting/key/?", KeysHandler),
+                (rf"/scripting/key/{_ID}/?", KeyHandler),
                 (rf"{execution}/?", ExecutionHandler),
                 (rf"{execution}/notebook/?", ExecutionNotebookHandler),
                 (r"/scripting(?:/.*)?", NotFoundHandler),

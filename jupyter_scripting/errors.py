@@ -64,6 +64,20 @@ class ExecutionNotFound(NotFound):
         )
 
 
+class ApiKeyNotFound(NotFound):
+    """No such API key (in the caller's tenant)."""
+
+    def __init__(self, key_id: str = "") -> None:
+        super().__init__(f"No API key with id {key_id!r}." if key_id else "No such API key.")
+
+
+class Forbidden(ScriptingError):
+    """The caller is known but its role does not allow this."""
+
+    status = 403
+    reason = "forbidden"
+
+
 class StoreError(ScriptingError):
     """The database failed (not the caller's fault)."""
 

@@ -25,10 +25,17 @@ from nbformat.validator import MissingIDFieldWarning, NotebookValidationError, n
 from .errors import BadRequest, RunInterrupted, ScriptingError, ServiceStopping, StoreError
 from .execution.queue import BackgroundDispatcher
 from .execution.runner import Runner, RunOutcome, RunRequest
-from .store.records import ClaimedRun, ExecutionRecord, ExecutionResult, ScriptRecord
+from .store.records import (
+    ApiKeyRecord,
+    ClaimedRun,
+    ExecutionRecord,
+    ExecutionResult,
+    ScriptRecord,
+)
 from .store.service import UNSET, Store
 
 MAX_NAME_LENGTH = 255
+ROLES = ("admin", "developer", "runner")
 #: Logged for a synchronous run whose caller disconnected (nginx's "client closed request").
 CLIENT_CLOSED_REQUEST = 499
 
@@ -456,6 +463,27 @@ class ScriptingService:
                 duration_ms=outcome.duration_ms,
             ),
         )
+
+    # -- API keys ---------------------------------------------------------------
+    async def create_api_key(self, tenant: str, body: Any) -> tuple[ApiKeyRecord, str]:
+        """A key for ``{"user", "role"}`` in ``tenant``: its record and the key itself."""
+        if not isinstance(body, dict) or set(body) - {"user", "role"}:
+            raise BadRequest('Create a key with {"user": "...", "role": "admin|developer|runner"}.')
+        user, role = body.get("user"), body.get("role")
+        if role not in ROLES:
+            raise BadRequest(f'"role" must be one of {", ".join(ROLES)} (got {role!r}).')
+        if not isinstance(user, str) or not user.strip():
+            raise BadRequest('"user" must be a non-empty string.')
+        await self.ensure_ready()
+        return await self.store.create_api_key(tenant, user.strip(), role)
+
+    async def list_api_keys(self, tenant: str) -> list[ApiKeyRecord]:
+        await self.ensure_ready()
+        return await self.store.list_api_keys(tenant)
+
+    async def revoke_api_key(self, tenant: str, key_id: str) -> None:
+        await self.ensure_ready()
+        await self.store.revoke_api_key(key_id, tenant)
 
     # -- logs -----------------------------------------------------------------
     async def list_executions(

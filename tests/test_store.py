@@ -233,7 +233,7 @@ async def test_migrations_create_the_schema_and_are_idempotent(
     await second.close()
 
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head == "0002"
+    assert head == "0003"
     with backend.engine() as engine, engine.connect() as connection:
         tables = set(inspect(connection).get_table_names())
         assert {"scripts", "script_versions", "executions", "alembic_version"} <= tables
@@ -261,6 +261,7 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS_PATH / "script.py.mako").is_file()
     assert (MIGRATIONS_PATH / "versions" / "0001_initial.py").is_file()
     assert (MIGRATIONS_PATH / "versions" / "0002_background_runs.py").is_file()
+    assert (MIGRATIONS_PATH / "versions" / "0003_api_keys.py").is_file()
 
 
 async def test_in_memory_sqlite_works() -> None:

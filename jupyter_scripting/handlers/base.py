@@ -11,6 +11,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import httputil, web
 
+from ..auth import Principal
 from ..errors import (
     BadRequest,
     BodyTooLarge,
@@ -25,9 +26,9 @@ from ..service import ScriptingService, is_uuid
 if TYPE_CHECKING:
     from ..app import ScriptingApp
 
+AUTH_REQUIRED = "Authentication required: send an API key or the server's token."
 #: Headers for answers whose content a script chose: never sniffed, never scripted.
 SANDBOX_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
-DEFAULT_TENANT = "default"
 #: Tornado's own default header limit: above it the connection is closed unanswered.
 TORNADO_DEFAULT_MAX_HEADER_SIZE = 64 * 1024
 
@@ -90,20 +91,37 @@ class ScriptingHandler(ExtensionHandlerMixin, APIHandler):
         return self.settings["scripting_service"]  # type: ignore[no-any-return]
 
     @property
+    def identity_provider(self) -> Any:  # type: ignore[override]
+        # API keys count on the /scripting routes only: see jupyter_scripting.auth.
+        return self.settings["scripting_identity_provider"]
+
+    @property
+    def authorizer(self) -> Any:  # type: ignore[override]
+        return self.settings["scripting_authorizer"]
+
+    @property
+    def principal(self) -> Principal:
+        """The authenticated caller's tenant, user and role."""
+        principal: Principal | None = getattr(self, "_scripting_principal", None)
+        if principal is None:
+            raise NotAuthenticated(AUTH_REQUIRED)
+        return principal
+
+    @property
     def tenant(self) -> str:
-        """The caller's tenant (a single-user server is one tenant)."""
-        return DEFAULT_TENANT
+        """The caller's tenant: every lookup is scoped by it."""
+        return self.principal.tenant
 
     # -- authentication: 401 + JSON, never 403 or a login redirect ---------------
     def check_xsrf_cookie(self) -> None:
         # jupyter_server runs the XSRF check right after resolving the user; a caller
         # with no identity at all must hear 401 rather than "'_xsrf' argument missing".
         if hasattr(self, "_jupyter_current_user") and self._jupyter_current_user is None:
-            raise NotAuthenticated("Authentication required: send the server's token.")
+            raise NotAuthenticated(AUTH_REQUIRED)
         super().check_xsrf_cookie()
 
     def get_login_url(self) -> str:
-        raise NotAuthenticated("Authentication required: send the server's token.")
+        raise NotAuthenticated(AUTH_REQUIRED)
 
     async def prepare(self) -> None:  # type: ignore[override]
         # Size limits first: an oversized request hears 431/413 whoever sends it, and
@@ -111,7 +129,7 @@ class ScriptingHandler(ExtensionHandlerMixin, APIHandler):
         self.check_request_size()
         await super().prepare()
         if self.current_user is None:
-            raise NotAuthenticated("Authentication required: send the server's token.")
+            raise NotAuthenticated(AUTH_REQUIRED)
 
     # -- size limits: 431 / 413 + JSON, never a dropped connection ----------------
     def check_request_size(self) -> None:

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
+from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..auth import LOGS
 from ..errors import ExecutionNotFound
+from ..models import execution_model
 from ..service import is_uuid
-from ..store.records import ExecutionRecord
 from .base import SANDBOX_HEADERS, ScriptingHandler
-from .scripts import iso
-
-
-def execution_model(execution: ExecutionRecord) -> dict[str, Any]:
-    """One entry of ``filteredLogs``."""
-    return {
-        "executionId": execution.id,
-        "scriptId": execution.script_id,
-        "executionDate": iso(execution.created_at),
-        "statusCode": execution.status_code,
-        "state": execution.state,
-        "version": execution.version,
-        "mode": execution.mode,
-        "method": execution.method,
-        "durationMs": None if execution.duration_ms is None else round(execution.duration_ms, 1),
-    }
 
 
 class LogHandler(ScriptingHandler):
     """``/scripting/log/script/{id}``: executions, newest first, of the latest version."""
 
     @web.authenticated
+    @authorized("read", LOGS)
     async def get(self, script_id: str) -> None:
         script_id = self.script_id(script_id)
         limit = self.int_argument("limit", 100, low=1, high=1000)
@@ -62,6 +49,7 @@ class ExecutionHandler(ScriptingHandler):
         return value
 
     @web.authenticated
+    @authorized("read", LOGS)
     async def get(self, script_id: str, execution_id: str) -> None:
         script_id, execution_id = self.script_id(script_id), self.execution_id(execution_id)
         execution, content = await self.service.get_execution(self.tenant, script_id, execution_id)
@@ -80,6 +68,7 @@ class ExecutionNotebookHandler(ExecutionHandler):
     """``.../execution/{executionId}/notebook``: the executed notebook, with outputs."""
 
     @web.authenticated
+    @authorized("read", LOGS)
     async def get(self, script_id: str, execution_id: str) -> None:
         script_id, execution_id = self.script_id(script_id), self.execution_id(execution_id)
         execution, notebook = await self.service.get_execution_notebook(

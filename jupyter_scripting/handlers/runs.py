@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from ..auth import KEY_PATTERN, RUNS
 from ..execution.runner import RunRequest
 from ..service import SyncRun
 from .base import SANDBOX_HEADERS, ScriptingHandler
@@ -27,6 +29,12 @@ class RunRequestHandler(ScriptingHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
+        if not self.token_authenticated:
+            # A browser session (cookie) runs scripts only from the Jupyter origin: a GET
+            # or HEAD from another site must not execute anything either. jupyter_server
+            # checks XSRF for other methods only; for GET its check falls back to the
+            # Referer, which must be our own origin.
+            self.check_xsrf_cookie()
         # Shutdown waits for every run request until its answer is written.
         self.service.answering.begin()
         self._counted = True
@@ -42,12 +50,16 @@ class RunRequestHandler(ScriptingHandler):
         headers = [
             (name, value)
             for name, value in self.request.headers.get_all()
-            if name.lower() not in CREDENTIAL_HEADERS and not any(s in value for s in secrets)
+            if name.lower() not in CREDENTIAL_HEADERS
+            and not any(s in value for s in secrets)
+            and not KEY_PATTERN.search(value)
         ]
         query = {
-            name: [v.decode("utf-8", "replace") for v in values]
+            name: decoded
             for name, values in self.request.query_arguments.items()
             if name not in CREDENTIAL_ARGUMENTS
+            and (decoded := [v.decode("utf-8", "replace") for v in values])
+            and not any(KEY_PATTERN.search(v) or any(s in v for s in secrets) for v in decoded)
         }
         return RunRequest(
             method=self.request.method or "GET",
@@ -73,6 +85,7 @@ class RunHandler(RunRequestHandler):
         super().on_connection_close()
 
     @web.authenticated
+    @authorized("execute", RUNS)
     async def get(self, script_id: str) -> None:
         """Run the script (every method runs it the same way)."""
         script_id = self.script_id(script_id)
@@ -112,6 +125,7 @@ class BackgroundHandler(RunRequestHandler):
     """Queues a run of the latest version; 202 once it is durably recorded."""
 
     @web.authenticated
+    @authorized("execute", RUNS)
     async def get(self, script_id: str) -> None:
         """Queue the run (every method queues it the same way)."""
         script_id = self.script_id(script_id)

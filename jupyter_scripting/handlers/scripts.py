@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from ..auth import SCRIPTS
+from ..models import script_model
 from ..service import parse_json, parse_script_body
-from ..store.records import ScriptRecord
 from .base import ScriptingHandler
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, as the vendor's logs show dates."""
-    if value is None:
-        return None
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def script_model(script: ScriptRecord) -> dict[str, Any]:
-    """The JSON model of a script."""
-    return {
-        "scriptId": script.id,
-        "name": script.name,
-        "version": script.version,
-        "createdAt": iso(script.created_at),
-        "updatedAt": iso(script.updated_at),
-        "timeout": script.timeout,
-    }
 
 
 class ScriptsHandler(ScriptingHandler):
     """``/scripting/script``: create (POST) and list (GET)."""
 
     @web.authenticated
+    @authorized("write", SCRIPTS)
     async def post(self) -> None:
         name, notebook = parse_script_body(self.request.body, self.get_query_argument("name", None))
         assert name is not None
@@ -44,6 +25,7 @@ class ScriptsHandler(ScriptingHandler):
         self.write_json(script_model(script), status=201)
 
     @web.authenticated
+    @authorized("read", SCRIPTS)
     async def get(self) -> None:
         limit = self.int_argument("limit", 100, low=1, high=1000)
         offset = self.int_argument("offset", 0, low=0, high=2**31 - 1)
@@ -55,11 +37,13 @@ class ScriptHandler(ScriptingHandler):
     """``/scripting/script/{id}``: read, new version, settings, delete."""
 
     @web.authenticated
+    @authorized("read", SCRIPTS)
     async def get(self, script_id: str) -> None:
         script = await self.service.get_script(self.tenant, self.script_id(script_id))
         self.write_json(script_model(script))
 
     @web.authenticated
+    @authorized("write", SCRIPTS)
     async def put(self, script_id: str) -> None:
         script_id = self.script_id(script_id)
         name, notebook = parse_script_body(
@@ -69,6 +53,7 @@ class ScriptHandler(ScriptingHandler):
         self.write_json(script_model(script))
 
     @web.authenticated
+    @authorized("write", SCRIPTS)
     async def patch(self, script_id: str) -> None:
         script_id = self.script_id(script_id)
         script = await self.service.update_script(
@@ -77,6 +62,7 @@ class ScriptHandler(ScriptingHandler):
         self.write_json(script_model(script))
 
     @web.authenticated
+    @authorized("write", SCRIPTS)
     async def delete(self, script_id: str) -> None:
         await self.service.delete_script(self.tenant, self.script_id(script_id))
         self.set_status(204)
@@ -87,6 +73,7 @@ class NotebookHandler(ScriptingHandler):
     """``/scripting/script/{id}/notebook``: the notebook of a version (latest by default)."""
 
     @web.authenticated
+    @authorized("read", SCRIPTS)
     async def get(self, script_id: str) -> None:
         version = self.get_query_argument("version", None)
         number = None if version is None else self.int_argument("version", 1, low=1, high=2**31 - 1)

@@ -123,3 +123,19 @@ class Execution(Base):
     request: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     #: The server that runs (or ran) it, so a restart can tell which runs it interrupted.
     node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class ApiKey(Base):
+    """An API key: its public id, owner and role, and the SHA-256 of its secret."""
+
+    __tablename__ = "api_keys"
+
+    #: The key's public id (the part of the key before its secret).
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(255), index=True)
+    user: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    #: Hex SHA-256 of the secret (never the secret: it is shown once, when created).
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

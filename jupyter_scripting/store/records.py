@@ -69,3 +69,19 @@ class ClaimedRun:
     request: bytes  # the request as queued (JSON)
     notebook: str  # the notebook of the execution's version
     script_timeout: float | None  # the script's own timeout, if any
+
+
+#: What an API key lets its holder do in its tenant (SPEC §5).
+Role = Literal["admin", "developer", "runner"]
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key's public part: never its secret, never the secret's hash."""
+
+    id: str  # the key's public id (the part of the key before the secret)
+    tenant: str
+    user: str
+    role: Role
+    created_at: dt.datetime  # timezone-aware UTC
+    revoked_at: dt.datetime | None

@@ -19,7 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
+import hmac
 import logging
+import re
+import secrets
+import unicodedata
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
@@ -35,9 +40,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from ..errors import BadRequest, ExecutionNotFound, ScriptNotFound, StoreError, VersionNotFound
-from .models import Execution, Script, ScriptVersion
-from .records import ClaimedRun, ExecutionRecord, ExecutionResult, Mode, ScriptRecord, State
+from ..errors import (
+    ApiKeyNotFound,
+    BadRequest,
+    ExecutionNotFound,
+    ScriptNotFound,
+    StoreError,
+    VersionNotFound,
+)
+from .models import ApiKey, Execution, Script, ScriptVersion
+from .records import (
+    ApiKeyRecord,
+    ClaimedRun,
+    ExecutionRecord,
+    ExecutionResult,
+    Mode,
+    Role,
+    ScriptRecord,
+    State,
+)
 
 UNSET = object()
 
@@ -57,6 +78,17 @@ _NAME_LENGTH = 255
 _SHORT_LENGTH = 16
 
 _T = TypeVar("_T")
+
+_ROLES: tuple[str, ...] = get_args(Role)
+#: ``jsk_<id>_<secret>``: the id is ``secrets.token_hex(8)``, the secret
+#: ``secrets.token_urlsafe(32)`` (which may itself contain ``_``).
+API_KEY_PREFIX = "jsk_"
+_API_KEY_ID = re.compile(r"[0-9a-f]{16}")
+_API_KEY = re.compile(r"jsk_([0-9a-f]{16})_([A-Za-z0-9_-]+)")
+_API_KEY_MAX_LENGTH = 200
+#: Unicode categories a tenant or user name may not contain: controls, formats,
+#: surrogates, private use, unassigned, line and paragraph separators.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 #: The columns of an :class:`ExecutionRecord` (never the content or the notebook).
 _EXECUTION_COLUMNS = (
@@ -125,6 +157,40 @@ def _check_page(limit: object, offset: object) -> None:
         raise BadRequest("offset must be a non-negative integer.")
 
 
+def parse_api_key(key: object) -> tuple[str, str] | None:
+    """``(id, secret)`` of a well-formed ``jsk_<id>_<secret>`` key, else None (never raises).
+
+    The id is 16 lowercase hex digits, the secret a non-empty URL-safe base64 text; the
+    whole key is at most 200 characters, with no whitespace or anything else around it.
+    """
+    if not isinstance(key, str) or len(key) > _API_KEY_MAX_LENGTH:
+        return None
+    match = _API_KEY.fullmatch(key)
+    if match is None:
+        return None
+    return match.group(1), match.group(2)
+
+
+def _is_api_key_id(value: object) -> bool:
+    return isinstance(value, str) and _API_KEY_ID.fullmatch(value) is not None
+
+
+def _hash_secret(secret: str) -> str:
+    # Keys are long random values (256 bits): a fast hash is enough, no salt or KDF.
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _check_label(what: str, value: object) -> str:
+    """A tenant or user name: 1 to 255 characters, none of them control characters."""
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"The {what} must be a non-empty string.")
+    if len(value) > _NAME_LENGTH:
+        raise BadRequest(f"The {what} is too long (at most {_NAME_LENGTH} characters).")
+    if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in value):
+        raise BadRequest(f"The {what} must not contain control characters.")
+    return value
+
+
 def _truncate(value: str | None, length: int) -> str | None:
     return value if value is None else value[:length]
 
@@ -162,6 +228,17 @@ def _execution_record(row: Any) -> ExecutionRecord:
         finished_at=row.finished_at,
         duration_ms=row.duration_ms,
         content_type=row.content_type,
+    )
+
+
+def _api_key_record(key: ApiKey) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        id=key.id,
+        tenant=key.tenant,
+        user=key.user,
+        role=cast(Role, key.role),
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
     )
 
 
@@ -816,3 +893,87 @@ class Store:
             return _rowcount(result)
 
         return await self._transact("prune the executions", work)
+
+    # -- API keys -------------------------------------------------------------------
+    async def create_api_key(self, tenant: str, user: str, role: Role) -> tuple[ApiKeyRecord, str]:
+        """A new key for ``user`` of ``tenant`` with ``role``: its record and the key
+        itself (``jsk_<id>_<secret>``), which is shown once and stored only as a hash."""
+        _check_label("tenant", tenant)
+        _check_label("user", user)
+        if role not in _ROLES:
+            raise BadRequest(f"The role must be one of {', '.join(_ROLES)}.")
+
+        def work(session: Session) -> tuple[ApiKeyRecord, str]:
+            key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+            key = ApiKey(
+                id=key_id,
+                tenant=tenant,
+                user=user,
+                role=role,
+                secret_hash=_hash_secret(secret),
+                created_at=self._now(),
+                revoked_at=None,
+            )
+            session.add(key)
+            session.flush()
+            return _api_key_record(key), f"{API_KEY_PREFIX}{key_id}_{secret}"
+
+        return await self._transact("create the API key", work)
+
+    async def list_api_keys(
+        self, tenant: str | None = None, *, include_revoked: bool = True
+    ) -> list[ApiKeyRecord]:
+        """The keys of ``tenant`` (every tenant's when None), newest first."""
+
+        def work(session: Session) -> list[ApiKeyRecord]:
+            stmt = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
+            if tenant is not None:
+                stmt = stmt.where(ApiKey.tenant == tenant)
+            if not include_revoked:
+                stmt = stmt.where(ApiKey.revoked_at.is_(None))
+            return [_api_key_record(key) for key in session.scalars(stmt)]
+
+        return await self._transact("list the API keys", work)
+
+    async def revoke_api_key(self, key_id: str, tenant: str | None = None) -> ApiKeyRecord:
+        """Revoke a key (idempotent); ``ApiKeyNotFound`` if there is none with that id in
+        ``tenant`` (in any tenant when None)."""
+        if not _is_api_key_id(key_id):
+            raise ApiKeyNotFound(key_id if isinstance(key_id, str) else "")
+
+        def work(session: Session) -> ApiKeyRecord:
+            conditions: list[ColumnElement[bool]] = [ApiKey.id == key_id]
+            if tenant is not None:
+                conditions.append(ApiKey.tenant == tenant)
+            # Conditional: a key revoked twice (even at once) keeps its first revocation.
+            session.execute(
+                update(ApiKey)
+                .where(*conditions, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=self._now())
+                .execution_options(synchronize_session=False)
+            )
+            key = session.scalars(select(ApiKey).where(*conditions)).one_or_none()
+            if key is None:
+                raise ApiKeyNotFound(key_id)
+            return _api_key_record(key)
+
+        return await self._transact("revoke the API key", work)
+
+    async def authenticate_api_key(self, key: str) -> ApiKeyRecord | None:
+        """The record of a valid, unrevoked key; None for anything else (malformed,
+        unknown, wrong secret, revoked), the secret compared in constant time."""
+        parsed = parse_api_key(key)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        digest = _hash_secret(secret)
+
+        def work(session: Session) -> ApiKeyRecord | None:
+            stored = session.get(ApiKey, key_id)
+            if stored is None or not hmac.compare_digest(digest, stored.secret_hash):
+                return None
+            if stored.revoked_at is not None or stored.role not in _ROLES:
+                return None
+            return _api_key_record(stored)
+
+        return await self._transact("authenticate the API key", work)

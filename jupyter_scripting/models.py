@@ -1,0 +1,54 @@
+"""The JSON models of the API, one per record (shared by the handlers and the CLI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .store.records import ApiKeyRecord, ExecutionRecord, ScriptRecord
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, as the vendor's logs show dates."""
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def script_model(script: ScriptRecord) -> dict[str, Any]:
+    """A script."""
+    return {
+        "scriptId": script.id,
+        "name": script.name,
+        "version": script.version,
+        "createdAt": iso(script.created_at),
+        "updatedAt": iso(script.updated_at),
+        "timeout": script.timeout,
+    }
+
+
+def execution_model(execution: ExecutionRecord) -> dict[str, Any]:
+    """One entry of ``filteredLogs``."""
+    return {
+        "executionId": execution.id,
+        "scriptId": execution.script_id,
+        "executionDate": iso(execution.created_at),
+        "statusCode": execution.status_code,
+        "state": execution.state,
+        "version": execution.version,
+        "mode": execution.mode,
+        "method": execution.method,
+        "durationMs": None if execution.duration_ms is None else round(execution.duration_ms, 1),
+    }
+
+
+def key_model(key: ApiKeyRecord) -> dict[str, Any]:
+    """An API key (never its secret)."""
+    return {
+        "keyId": key.id,
+        "tenant": key.tenant,
+        "user": key.user,
+        "role": key.role,
+        "createdAt": iso(key.created_at),
+        "revokedAt": iso(key.revoked_at),
+    }
