@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
 PYTEST_ARGS ?=
+POOL_OFF_TESTS ?= tests/test_run.py tests/test_logs.py tests/test_background.py tests/test_concurrency.py
 
 .PHONY: install run test lint format clean
 
@@ -30,6 +31,8 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo "The run path once more with the warm kernel pool off (kernel_pool_size=0):"
+	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 $(BIN)/python -m pytest -q $(POOL_OFF_TESTS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ from traitlets import Float, Integer, Unicode, default, validate
 
 from ._version import __version__
 from .auth import ScriptingAuthorizer, ScriptingIdentityProvider
-from .execution.kernels import KernelProvider
+from .execution.pool import KernelPool
 from .execution.runner import Runner
 from .handlers.base import NotFoundHandler, widen_header_limit
 from .handlers.keys import KeyHandler, KeysHandler
@@ -108,6 +108,12 @@ class ScriptingApp(ExtensionApp):
         this node are recorded as interrupted when it starts again: give every server
         sharing a database its own stable name. Default: the host name.""",
     )
+    kernel_pool_size = Integer(
+        config=True,
+        help="""Fresh kernels kept started and ready per kernelspec, so that a run does not
+        wait for a kernel to start; each is still used by one run only, then killed.
+        0 starts a kernel per run. Default: the number of CPUs, at most 4.""",
+    )
     database_url = Unicode(
         config=True,
         help="""SQLAlchemy URL of the store. Default: an SQLite file in the Jupyter data
@@ -128,6 +134,16 @@ class ScriptingApp(ExtensionApp):
     log_retention_interval = Float(
         3600.0, config=True, help="Seconds between two passes of the log retention."
     )
+
+    @default("kernel_pool_size")
+    def _default_kernel_pool_size(self) -> int:
+        return max(1, min(4, os.cpu_count() or 1))
+
+    @validate("kernel_pool_size")
+    def _not_negative(self, proposal: dict[str, Any]) -> Any:
+        if proposal["value"] < 0:
+            raise ValueError("kernel_pool_size must be 0 or more")
+        return proposal["value"]
 
     @default("node_name")
     def _default_node_name(self) -> str:
@@ -156,7 +172,7 @@ class ScriptingApp(ExtensionApp):
         secrets += [os.environ.get(v, "") for v in ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN")]
         secrets = [s for s in secrets if s]
         kernel_spec_manager = getattr(self.serverapp, "kernel_spec_manager", None)
-        kernels = KernelProvider(parent=self, secrets=secrets)
+        kernels = KernelPool(parent=self, secrets=secrets, pool_size=self.kernel_pool_size)
         if kernel_spec_manager is not None:
             kernels.kernel_spec_manager = kernel_spec_manager
         self.kernels = kernels
@@ -213,6 +229,7 @@ class ScriptingApp(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # The HTTP server exists now (jupyter_server makes it after loading extensions).
         widen_header_limit(serverapp, self.max_header_size, self.log)
+        self.kernels.start_pools()
         try:
             await self.service.start()
         except Exception:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -49,4 +50,8 @@ def server_config(*, authenticated_only: bool = True, **scripting: Any) -> Confi
     }
     if authenticated_only:
         server["allow_unauthenticated_access"] = False
+    pool_size = os.environ.get("JUPYTER_SCRIPTING_TEST_POOL_SIZE")
+    if pool_size is not None:
+        # `make test` runs the run-path tests a second time with the warm pool off.
+        scripting.setdefault("kernel_pool_size", int(pool_size))
     return Config({"ServerApp": server, "ScriptingApp": scripting})

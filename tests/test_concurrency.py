@@ -100,7 +100,12 @@ async def test_caller_disconnect_stops_the_kernel_and_frees_the_slot(api, publis
     # The kernel went with it (its pid is in the file the script wrote... which was in
     # its removed working directory, so look for any leftover kernel of this server).
     server = psutil.Process()
-    kernels = [p for p in server.children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    pooled = app.kernels.pooled_pids()  # warm, unused kernels waiting for the next run
+    kernels = [
+        p
+        for p in server.children(recursive=True)
+        if "ipykernel" in " ".join(p.cmdline()) and p.pid not in pooled
+    ]
     assert kernels == []
     nothing = await publish("nothing")
     assert (await api("scripting", "script", nothing, "run")).code == 204

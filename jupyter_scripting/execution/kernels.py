@@ -85,6 +85,10 @@ class KernelProvider(LoggingConfigurable):
         return env
 
     async def acquire(self, kernel_name: str) -> KernelHandle:
+        """A kernel no run has touched, ready for one run; ``RunNotStarted`` otherwise."""
+        return await self.start_kernel(kernel_name)
+
+    async def start_kernel(self, kernel_name: str) -> KernelHandle:
         """Start a fresh kernel and wait until it answers; ``RunNotStarted`` otherwise."""
         if self._closed:
             raise RunNotStarted("The server is shutting down: no kernel can be started.")
@@ -152,6 +156,11 @@ class KernelProvider(LoggingConfigurable):
     @property
     def live_count(self) -> int:
         """Kernels currently started and not yet released."""
+        return len(self._live)
+
+    @property
+    def in_use_count(self) -> int:
+        """Kernels handed to runs and not yet released."""
         return len(self._live)
 
     async def shutdown(self) -> None:

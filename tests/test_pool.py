@@ -1,0 +1,105 @@
+"""The warm pool (issue 5): single-use kernels, refilled in the background, dead ones
+never handed out, none left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import Any
+
+import psutil
+import pytest
+
+from jupyter_scripting.execution.pool import KernelPool
+
+from .helpers import body_json, server_config
+
+POOL = 2
+
+
+@pytest.fixture
+def jp_server_config():
+    return server_config(kernel_pool_size=POOL, shutdown_grace=3.0)
+
+
+def scripting_app(jp_serverapp: Any) -> Any:
+    return next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
+
+
+async def wait_full(pool: KernelPool, size: int = POOL, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while pool.ready_count("python3") < size:
+        assert time.monotonic() < deadline, f"pool at {pool.ready_count('python3')}/{size}"
+        await asyncio.sleep(0.1)
+
+
+async def run_pid(api, script_id: str) -> int:
+    answer = await api("scripting", "script", script_id, "run")
+    assert answer.code == 200, answer.body
+    return int(body_json(answer)["pid"])
+
+
+async def test_runs_take_pooled_kernels_once_each(api, publish, jp_serverapp):
+    pool = scripting_app(jp_serverapp).kernels
+    script_id = await publish("leave_traces")
+    await run_pid(api, script_id)  # the first run fills the pool
+    await wait_full(pool)
+    warm = pool.pooled_pids()
+    pid = await run_pid(api, script_id)
+    assert pid in warm  # served from the pool...
+    assert pid not in pool.pooled_pids()  # ...and never again
+    await wait_full(pool)
+    assert pid not in pool.pooled_pids()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+async def test_refills_after_a_burst_larger_than_the_pool(api, publish, jp_serverapp):
+    pool = scripting_app(jp_serverapp).kernels
+    script_id = await publish("leave_traces")
+    await run_pid(api, script_id)
+    await wait_full(pool)
+    pids = await asyncio.gather(*(run_pid(api, script_id) for _ in range(POOL + 3)))
+    assert len(set(pids)) == POOL + 3  # every run its own kernel
+    await wait_full(pool)
+    assert not pool.pooled_pids() & set(pids)
+
+
+async def test_a_dead_pooled_kernel_is_never_handed_out(api, publish, jp_serverapp):
+    pool = scripting_app(jp_serverapp).kernels
+    script_id = await publish("leave_traces")
+    await run_pid(api, script_id)
+    await wait_full(pool)
+    dead = pool.pooled_pids()
+    for pid in dead:
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)  # SIGKILL is not caught: they are gone (zombies until polled)
+    pid = await run_pid(api, script_id)
+    assert pid not in dead
+    await wait_full(pool)
+    assert not pool.pooled_pids() & dead
+
+
+async def test_pool_off_starts_a_kernel_per_run(api, publish, jp_serverapp):
+    app = scripting_app(jp_serverapp)
+    app.kernels.pool_size = 0
+    script_id = await publish("leave_traces")
+    first, second = await run_pid(api, script_id), await run_pid(api, script_id)
+    assert first != second
+    assert app.kernels.pooled_pids() == set()
+
+
+async def test_shutdown_leaves_no_kernel_behind(jp_asyncio_loop):
+    pool = KernelPool(pool_size=POOL)
+    pool.start_pools()
+    await wait_full(pool)
+    pids = pool.pooled_pids()
+    assert len(pids) == POOL
+    handle = await pool.acquire("python3")  # one in use at shutdown too
+    assert handle.pid is not None
+    await pool.shutdown()
+    procs = [psutil.Process(p) for p in (*pids, handle.pid) if psutil.pid_exists(p)]
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    assert pool.live_count == 0
