@@ -189,7 +189,7 @@ class ScriptingService:
         self.background = BackgroundDispatcher(
             self._claim,
             self._run_claimed,
-            max_running=limits.max_background_runs,
+            max_running=lambda: self.limits.max_background_runs,
             poll_interval=limits.queue_poll_interval,
             log=self.log,
         )

@@ -55,3 +55,8 @@ def server_config(*, authenticated_only: bool = True, **scripting: Any) -> Confi
         # `make test` runs the run-path tests a second time with the warm pool off.
         scripting.setdefault("kernel_pool_size", int(pool_size))
     return Config({"ServerApp": server, "ScriptingApp": scripting})
+
+
+def scripting_app(jp_serverapp: Any) -> Any:
+    """The ScriptingApp running in a pytest-jupyter server."""
+    return next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))

@@ -12,7 +12,7 @@ import pytest
 
 from jupyter_scripting.execution.runner import RunRequest
 
-from .helpers import body_json, notebook_of, server_config
+from .helpers import body_json, notebook_of, scripting_app, server_config
 
 LOG_STATES = ("queued", "running", "finished", "failed")
 
@@ -25,10 +25,6 @@ def jp_server_config():
         queue_poll_interval=0.5,
         max_background_runs=2,
     )
-
-
-def scripting_app(jp_serverapp: Any) -> Any:
-    return next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
 
 
 async def wait_finished(api, script_id: str, execution_id: str, timeout: float = 60) -> Any:
@@ -139,7 +135,6 @@ async def test_background_queue_store_failure_is_500(api, publish, jp_serverapp)
 async def test_queue_is_fair_between_tenants(api, publish, jp_serverapp):
     """Tenant A floods the queue; tenant B's single run starts before most of A's."""
     app = scripting_app(jp_serverapp)
-    app.service.background.max_running = 1
     app.service.limits.max_background_runs = 1
     slow = notebook_of("import time; time.sleep(0.5)")
     a_script = await publish(slow)

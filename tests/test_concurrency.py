@@ -13,16 +13,12 @@ import psutil
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from .helpers import body_json, notebook_of, server_config
+from .helpers import body_json, notebook_of, scripting_app, server_config
 
 
 @pytest.fixture
 def jp_server_config():
     return server_config(sync_timeout=30.0, shutdown_grace=3.0, max_sync_runs_per_tenant=10)
-
-
-def scripting_app(jp_serverapp: Any) -> Any:
-    return next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
 
 
 async def test_thirty_simultaneous_runs_against_a_limit_of_ten(

@@ -25,7 +25,7 @@ from tornado.simple_httpclient import HTTPStreamClosedError
 from jupyter_scripting.app import ScriptingApp
 from jupyter_scripting.handlers.base import request_header_size, widen_header_limit
 
-from .helpers import body_json, notebook_of
+from .helpers import body_json, notebook_of, scripting_app
 from .server_process import TOKEN, ServerProcess
 
 CAP = 1024 * 1024  # max_body_size and max_output_size in these tests
@@ -37,10 +37,6 @@ def jp_server_config(jp_server_config):
     jp_server_config.ScriptingApp.max_body_size = CAP
     jp_server_config.ScriptingApp.max_output_size = CAP
     return jp_server_config
-
-
-def scripting_app(jp_serverapp: Any) -> Any:
-    return next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
 
 
 def filler(total: int) -> dict[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from .helpers import body_json, notebook_of, server_config
+from .helpers import body_json, notebook_of, scripting_app, server_config
 
 RUNS = 200
 LIMIT = 4
@@ -25,7 +25,7 @@ def jp_server_config():
 async def test_200_background_runs_with_a_limit_of_4(
     publish, jp_serverapp, jp_http_port, jp_base_url, jp_auth_header
 ):
-    app: Any = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
+    app: Any = scripting_app(jp_serverapp)
     script_id = await publish(notebook_of("print('done')"))
     client = AsyncHTTPClient(force_instance=True, max_clients=RUNS)
     base = f"http://127.0.0.1:{jp_http_port}{jp_base_url}scripting/"

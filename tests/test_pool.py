@@ -7,14 +7,13 @@ import asyncio
 import os
 import signal
 import time
-from typing import Any
 
 import psutil
 import pytest
 
 from jupyter_scripting.execution.pool import KernelPool
 
-from .helpers import body_json, server_config
+from .helpers import body_json, scripting_app, server_config
 
 POOL = 2
 
@@ -22,10 +21,6 @@ POOL = 2
 @pytest.fixture
 def jp_server_config():
     return server_config(kernel_pool_size=POOL, shutdown_grace=3.0)
-
-
-def scripting_app(jp_serverapp: Any) -> Any:
-    return next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
 
 
 async def wait_full(pool: KernelPool, size: int = POOL, timeout: float = 60) -> None:

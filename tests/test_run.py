@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .helpers import body_json, notebook_of
+from .helpers import body_json, notebook_of, scripting_app
 
 SANDBOX = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
 
@@ -204,7 +204,7 @@ async def test_timeout_is_504_and_kills_the_kernel_and_its_children(api, publish
 
 
 async def test_service_timeout_caps_a_larger_script_timeout(api, publish, jp_serverapp):
-    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
+    app = scripting_app(jp_serverapp)
     assert app.service.limits.sync_timeout == 30.0
     script_id = await publish("nothing")
     await api("scripting", "script", script_id, method="PATCH", body=json.dumps({"timeout": 999}))
@@ -287,7 +287,7 @@ async def test_unknown_kernelspec_is_500(api, publish):
 
 
 async def test_too_many_runs_of_one_tenant_is_429(api, publish, jp_serverapp):
-    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
+    app = scripting_app(jp_serverapp)
     app.service.limits.max_sync_runs_per_tenant = 1
     slow = await publish(notebook_of("import time; time.sleep(3)"))
 

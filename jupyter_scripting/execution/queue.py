@@ -25,7 +25,7 @@ class BackgroundDispatcher:
         claim: Callable[[], Awaitable[ClaimedRun | None]],
         execute: Callable[[ClaimedRun], Awaitable[None]],
         *,
-        max_running: int,
+        max_running: Callable[[], int],
         poll_interval: float,
         log: logging.Logger,
     ) -> None:
@@ -51,7 +51,7 @@ class BackgroundDispatcher:
         while True:
             self._wake.clear()
             try:
-                while len(self.running) < self.max_running:
+                while len(self.running) < self.max_running():
                     claimed = await self._claim()
                     if claimed is None:
                         break

@@ -14,6 +14,7 @@ import ast
 import asyncio
 import base64
 import datetime as dt
+import functools
 import json
 import re
 import time
@@ -55,9 +56,9 @@ class RunRequest:
     body: bytes
     accept: str | None = None
 
-    def to_json(self) -> bytes:
-        """The request as JSON bytes, for a background run waiting in the queue."""
-        payload = {
+    def as_dict(self) -> dict[str, Any]:
+        """The request as JSON-ready data (the body base64-encoded)."""
+        return {
             "method": self.method,
             "path": self.path,
             "query": self.query,
@@ -65,7 +66,10 @@ class RunRequest:
             "body": base64.b64encode(self.body).decode("ascii"),
             "accept": self.accept,
         }
-        return json.dumps(payload).encode("utf-8")
+
+    def to_json(self) -> bytes:
+        """The request as JSON bytes, for a background run waiting in the queue."""
+        return json.dumps(self.as_dict()).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: bytes) -> RunRequest:
@@ -111,20 +115,22 @@ def handover_code(
     (``max_output_size``: the cap the kernel side puts on ``response.write()`` and on
     what stdout/stderr pass on)."""
     payload = {
-        "method": request.method,
-        "path": request.path,
-        "query": request.query,
-        "headers": request.headers,
-        "body": base64.b64encode(request.body).decode("ascii"),
+        **request.as_dict(),
         "execution_id": execution_id,
         "max_output_size": max_output_size,
     }
     encoded = base64.b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
     return (
-        _KERNEL_SIDE.read_text(encoding="utf-8")
+        kernel_side_source()
         + f"\n__jupyter_scripting_install__({encoded!r}, globals())"
         + "\ndel __jupyter_scripting_install__\n"
     )
+
+
+@functools.cache
+def kernel_side_source() -> str:
+    """The kernel-side code, read once (not on every run)."""
+    return _KERNEL_SIDE.read_text(encoding="utf-8")
 
 
 def _utcnow() -> dt.datetime:

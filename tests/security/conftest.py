@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 
+from ..helpers import scripting_app
+
 
 @pytest.fixture
 def scripting(jp_serverapp: Any) -> Any:
     """The running ScriptingApp."""
-    return next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
+    return scripting_app(jp_serverapp)
 
 
 @pytest.fixture
