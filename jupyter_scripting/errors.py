@@ -19,6 +19,17 @@ class ScriptingError(Exception):
         self.message = message
         self.execution_id = execution_id
 
+    def document(self, traceback: str | None = None) -> dict[str, object]:
+        """The error as the API shows it (and the log keeps it, with its traceback)."""
+        document: dict[str, object] = {
+            "message": self.message,
+            "reason": self.reason,
+            "executionId": self.execution_id,
+        }
+        if traceback:
+            document["traceback"] = traceback
+        return document
+
 
 class BadRequest(ScriptingError):
     """The caller sent something we cannot use (bad JSON, bad notebook, bad parameter)."""
@@ -97,6 +108,13 @@ class RunInterrupted(ScriptingError):
 
     status = 500
     reason = "interrupted"
+
+
+class ClientDisconnected(ScriptingError):
+    """The caller of a synchronous run went away before its answer (nginx's 499)."""
+
+    status = 499
+    reason = "client-disconnected"
 
 
 class ServiceStopping(ScriptingError):

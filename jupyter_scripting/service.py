@@ -22,7 +22,14 @@ from typing import Any, Literal
 import nbformat
 from nbformat.validator import MissingIDFieldWarning, NotebookValidationError, normalize
 
-from .errors import BadRequest, RunInterrupted, ScriptingError, ServiceStopping, StoreError
+from .errors import (
+    BadRequest,
+    ClientDisconnected,
+    RunInterrupted,
+    ScriptingError,
+    ServiceStopping,
+    StoreError,
+)
 from .execution.queue import BackgroundDispatcher
 from .execution.runner import Runner, RunOutcome, RunRequest
 from .store.records import (
@@ -36,8 +43,6 @@ from .store.service import UNSET, Store
 
 MAX_NAME_LENGTH = 255
 ROLES = ("admin", "developer", "runner")
-#: Logged for a synchronous run whose caller disconnected (nginx's "client closed request").
-CLIENT_CLOSED_REQUEST = 499
 
 
 class TenantBusy(ScriptingError):
@@ -228,13 +233,10 @@ class ScriptingService:
 
     @staticmethod
     def _interrupted_document(execution_id: str) -> bytes:
-        return json.dumps(
-            {
-                "message": "The server stopped while the script ran.",
-                "reason": "interrupted",
-                "executionId": execution_id,
-            }
-        ).encode("utf-8")
+        error = RunInterrupted(
+            "The server stopped while the script ran.", execution_id=execution_id
+        )
+        return json.dumps(error.document()).encode("utf-8")
 
     async def stop(self) -> None:
         """Stop taking runs; give the running ones ``shutdown_grace`` seconds to finish,
@@ -405,19 +407,18 @@ class ScriptingService:
 
     async def _record_disconnect(self, execution_id: str) -> None:
         now = dt.datetime.now(dt.timezone.utc)
-        document = {
-            "message": "The caller disconnected before the run ended; its kernel was stopped.",
-            "reason": "client-disconnected",
-            "executionId": execution_id,
-        }
+        error = ClientDisconnected(
+            "The caller disconnected before the run ended; its kernel was stopped.",
+            execution_id=execution_id,
+        )
         await self.store.finish_execution(
             execution_id,
             ExecutionResult(
                 state="failed",
-                status_code=CLIENT_CLOSED_REQUEST,
-                reason="client-disconnected",
+                status_code=error.status,
+                reason=error.reason,
                 content_type="application/json",
-                content=json.dumps(document).encode("utf-8"),
+                content=json.dumps(error.document()).encode("utf-8"),
                 notebook=None,
                 started_at=now,
                 finished_at=now,
@@ -432,15 +433,9 @@ class ScriptingService:
                 "The server shut down while the script ran.", execution_id=execution_id
             )
         if outcome.error is not None:
-            document: dict[str, Any] = {
-                "message": outcome.error.message,
-                "reason": outcome.error.reason,
-                "executionId": execution_id,
-            }
-            if outcome.traceback:
-                document["traceback"] = outcome.traceback
+            outcome.error.execution_id = execution_id
             content_type: str | None = "application/json"
-            content = json.dumps(document).encode("utf-8")
+            content = json.dumps(outcome.error.document(outcome.traceback)).encode("utf-8")
             state: Literal["finished", "failed"] = "failed"
         else:
             assert outcome.answer is not None

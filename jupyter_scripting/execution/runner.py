@@ -180,6 +180,9 @@ class Runner(LoggingConfigurable):
 
         deadline = asyncio.get_running_loop().call_later(timeout, on_deadline)
 
+        def deadline_passed() -> RunTimedOut:
+            return RunTimedOut(f"The run exceeded its timeout of {timeout:g} s and was stopped.")
+
         def caller_cancelled() -> bool:
             current = asyncio.current_task()
             return not timed_out and current is not None and current.cancelling() > 0
@@ -199,7 +202,7 @@ class Runner(LoggingConfigurable):
                 raise
             # Our deadline, or the kernel's channels closed under it (server shutdown).
             error = (
-                RunTimedOut(f"The run exceeded its timeout of {timeout:g} s and was stopped.")
+                deadline_passed()
                 if timed_out
                 else KernelDied("The run's kernel was stopped while the script ran.")
             )
@@ -208,9 +211,7 @@ class Runner(LoggingConfigurable):
             traceback = _ANSI.sub("", str(e))
         except DeadKernelError:
             if timed_out:
-                error = RunTimedOut(
-                    f"The run exceeded its timeout of {timeout:g} s and was stopped."
-                )
+                error = deadline_passed()
             else:
                 error = KernelDied("The kernel died while the script ran.")
         except ScriptingError as e:
