@@ -4,9 +4,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
 PYTEST_ARGS ?=
-POOL_OFF_TESTS ?= tests/test_run.py tests/test_logs.py tests/test_background.py tests/test_concurrency.py
+# The second pass (pool and fork server off) skips the modules that start no kernel.
+OFF_PASS_ARGS ?= --ignore=tests/test_store.py --ignore=tests/test_api_keys_store.py --ignore=tests/test_cli.py
 
-.PHONY: install run test lint format clean
+BENCH_VENV ?= benchmarks/.venv
+BENCH_ARGS ?=
+
+.PHONY: install run test bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +35,16 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	@echo "The run path once more with the warm kernel pool off (kernel_pool_size=0):"
-	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 $(BIN)/python -m pytest -q $(POOL_OFF_TESTS)
+	@echo "The run path once more with the warm pool and the fork server off (a kernel spawned per run):"
+	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 JUPYTER_SCRIPTING_TEST_FORK=0 $(BIN)/python -m pytest -q $(OFF_PASS_ARGS)
+
+## Benchmark against Kernel Gateway (notebook-http) and papermill, installed into their
+## own environment ($(BENCH_VENV)); prints the table with the ratios to Kernel Gateway.
+bench: install
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet jupyter_kernel_gateway papermill ipykernel
+	$(BIN)/python benchmarks/bench.py --reference-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,8 +7,9 @@ from a JSON body). For each system:
   p50 and p95 of the whole HTTP exchange as the client sees it;
 * throughput at concurrency 10: ``--concurrent`` requests from 10 client threads,
   runs per second over the whole batch (and its p50/p95);
-* CPU per run: machine CPU time (``/proc/stat``) spent during the concurrent batch,
-  minus the benchmark client's own, divided by the runs;
+* CPU per run: CPU time of the system's processes (server, zygote, kernels; reaped
+  ones included) during the concurrent batch, divided by the runs (the benchmark
+  client's own CPU is not counted);
 * USS per idle pooled kernel: unique memory of each warm kernel waiting for a run.
 
 Systems: jupyter_scripting with the fork-server pool (the default), with a pool of spawned
@@ -139,15 +140,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def machine_cpu_seconds() -> float:
-    """Busy CPU time of the whole machine so far (all cores), from /proc/stat."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its descendants, those already reaped included."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return total
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def children_cpu_seconds() -> float:
+    """CPU time of this process's reaped children and theirs (papermill and its kernels)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -174,6 +184,7 @@ class Client:
 
 def measure_http(
     result: Result,
+    pid: int,
     port: int,
     path: str,
     headers: dict[str, str],
@@ -198,14 +209,18 @@ def measure_http(
     client.close()
     time.sleep(1.0)  # let pools refill before the burst
     result.throughput, result.cpu_per_run = run_concurrently(
-        lambda: Client(port, path, headers), concurrent, result
+        lambda: Client(port, path, headers),
+        concurrent,
+        result,
+        lambda: tree_cpu_seconds(pid),
     )
 
 
 def run_concurrently(
-    make_client: Callable[[], Any], total: int, result: Result
+    make_client: Callable[[], Any], total: int, result: Result, cpu: Callable[[], float]
 ) -> tuple[float, float]:
-    """Runs ``total`` calls from CONCURRENCY threads; (runs per second, CPU s per run)."""
+    """Runs ``total`` calls from CONCURRENCY threads; (runs per second, CPU s per run),
+    the CPU as ``cpu()`` counts it (the system's process tree)."""
     lock = threading.Lock()
     remaining = [total]
     latencies: list[float] = []
@@ -233,16 +248,16 @@ def run_concurrently(
             client.close()
 
     threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
-    cpu0, own0, wall0 = machine_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
+    cpu0, wall0 = cpu(), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - wall0
-    cpu = (machine_cpu_seconds() - cpu0) - (own_cpu_seconds() - own0)
+    used = cpu() - cpu0
     result.concurrent_latencies = latencies
     done = max(1, len(latencies))
-    return len(latencies) / wall, cpu / done
+    return len(latencies) / wall, used / done
 
 
 def wait_http(
@@ -332,11 +347,19 @@ def bench_scripting(
         f"--IdentityProvider.token={TOKEN}",
         f"--ServerApp.root_dir={home}",
         "--ServerApp.jpserver_extensions={'jupyter_scripting': True}",
-        f"--ScriptingApp.kernel_pool_size={pool}",
-        f"--ScriptingApp.fork_kernelspecs={['python3'] if fork else []}",
-        f"--ScriptingApp.database_url=sqlite:///{home / 'store.sqlite'}",
-        "--ScriptingApp.max_sync_runs_per_tenant=32",
     ]
+    settings: dict[str, Any] = {
+        "kernel_pool_size": pool,
+        "fork_kernelspecs": ["python3"] if fork else [],
+        "database_url": f"sqlite:///{home / 'store.sqlite'}",
+        "max_sync_runs_per_tenant": 32,
+    }
+    if pool is None:
+        del settings["kernel_pool_size"]  # the default
+    (home / "config").mkdir()
+    (home / "config" / "jupyter_server_config.json").write_text(
+        json.dumps({"ScriptingApp": settings})
+    )
     headers = {"Authorization": f"token {TOKEN}", "Content-Type": "application/json"}
     with server_process(argv, env, home, home / "server.log") as process:
         wait_http(port, "/scripting/script", headers, process, home / "server.log")
@@ -354,15 +377,16 @@ def bench_scripting(
         path = f"/scripting/script/{script_id}/run"
         # The first run starts the zygote (fork modes) or the first kernels.
         Client(port, path, headers).call()
-        if pool:
-            result.uss = idle_kernel_uss(process.pid, pool)
+        if pool is None or pool:
+            result.uss = idle_kernel_uss(process.pid, pool or min(4, os.cpu_count() or 1))
         measure_http(
             result,
+            process.pid,
             port,
             path,
             headers,
-            args.sequential if pool or fork else args.sequential_cold,
-            args.concurrent if pool or fork else args.concurrent_cold,
+            args.sequential if pool != 0 or fork else args.sequential_cold,
+            args.concurrent if pool != 0 or fork else args.concurrent_cold,
             args.warmup,
             args.pause,
         )
@@ -413,6 +437,7 @@ def bench_kernel_gateway(args: argparse.Namespace, prespawn: int, work: Path) ->
         result.uss = idle_kernel_uss(process.pid, prespawn)
         measure_http(
             result,
+            process.pid,
             port,
             "/hello",
             headers,
@@ -477,7 +502,10 @@ def bench_papermill(args: argparse.Namespace, work: Path) -> Result:
     for _ in range(args.papermill_runs):
         result.latencies.append(client.call())
     result.throughput, result.cpu_per_run = run_concurrently(
-        lambda: PapermillClient(args, home), args.papermill_concurrent, result
+        lambda: PapermillClient(args, home),
+        args.papermill_concurrent,
+        result,
+        children_cpu_seconds,
     )
     return result
 
@@ -574,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated subset: fork,spawn,forknopool,nopool,kg1,kg4,papermill",
     )
     args = parser.parse_args(argv)
+    if args.reference_python:
+        # Absolute, but not resolved: a venv's python is a symlink out of the venv.
+        args.reference_python = os.path.abspath(args.reference_python)
     only = set(filter(None, args.only.split(",")))
     selected = lambda name: not only or name in only  # noqa: E731
     if args.reference_python is None and (
@@ -585,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="jupyter-scripting-bench-"))
     results: list[Result] = []
     plan: list[tuple[str, Callable[[], Result]]] = [
-        ("fork", lambda: bench_scripting(args, "fork pool (default)", 2, True, work)),
+        ("fork", lambda: bench_scripting(args, "fork pool (default)", None, True, work)),
         ("spawn", lambda: bench_scripting(args, "spawn pool", 2, False, work)),
         ("forknopool", lambda: bench_scripting(args, "fork, no pool", 0, True, work)),
         ("nopool", lambda: bench_scripting(args, "spawn, no pool", 0, False, work)),

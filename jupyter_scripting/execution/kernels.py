@@ -125,7 +125,12 @@ class KernelProvider(LoggingConfigurable):
         self._live.add(handle)
         try:
             self._choose_provisioner(km)
-            await km.start_kernel(env=self.kernel_env(), cwd=workdir)
+            env = self.kernel_env()
+            # A private IPython directory per run: IPython's history and profile (startup
+            # files!) would otherwise be shared by every run, a way for one run to read
+            # another's code or to plant code in the next ones.
+            env["IPYTHONDIR"] = os.path.join(runtime_dir, "ipython")
+            await km.start_kernel(env=env, cwd=workdir)
             kc = km.client(context=self._context)
             kc.start_channels()
             handle.kc = kc
