@@ -9,17 +9,19 @@ never show up in ``/api/kernels`` and the idle culler never sees them.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import queue
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
 import zmq.asyncio
-from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
@@ -84,6 +86,8 @@ class KernelProvider(LoggingConfigurable):
         self._live: set[KernelHandle] = set()
         self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
+        self._env_cache: tuple[object, dict[str, str]] | None = None
+        self._specs: dict[str, tuple[float, KernelSpec]] = {}
         # One ZeroMQ context for every run's client (a context per kernel would start an
         # I/O thread per run); reconnect quickly to a kernel that has not bound yet.
         self._context = zmq.asyncio.Context()
@@ -91,15 +95,35 @@ class KernelProvider(LoggingConfigurable):
 
     def kernel_env(self) -> dict[str, str]:
         """The environment a run's kernel gets: the server's, without credentials."""
-        deny = re.compile(self.env_denylist)
-        secrets = [s for s in self.secrets if s]
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not deny.search(key) and not any(s in value for s in secrets)
-        }
-        env.update(self.extra_env)
-        return env
+        key = (
+            frozenset(os.environ.items()),
+            self.env_denylist,
+            tuple(self.secrets),
+            frozenset(self.extra_env.items()),
+        )
+        if self._env_cache is None or self._env_cache[0] != key:
+            deny = re.compile(self.env_denylist)
+            secrets = [s for s in self.secrets if s]
+            env = {
+                name: value
+                for name, value in os.environ.items()
+                if not deny.search(name) and not any(s in value for s in secrets)
+            }
+            env.update(self.extra_env)
+            self._env_cache = (key, env)
+        return dict(self._env_cache[1])
+
+    def _kernel_spec(self, kernel_name: str) -> KernelSpec:
+        """A fresh copy of the kernelspec, read from disk at most once a minute.
+
+        ``NoSuchKernel`` if there is none."""
+        now = time.monotonic()
+        cached = self._specs.get(kernel_name)
+        if cached is None or now - cached[0] > 60:
+            cached = (now, self.kernel_spec_manager.get_kernel_spec(kernel_name))
+            self._specs[kernel_name] = cached
+        spec = cached[1]
+        return KernelSpec(resource_dir=spec.resource_dir, **copy.deepcopy(spec.to_dict()))
 
     async def acquire(self, kernel_name: str) -> KernelHandle:
         """A kernel no run has touched, ready for one run; ``RunNotStarted`` otherwise."""
@@ -111,8 +135,9 @@ class KernelProvider(LoggingConfigurable):
             raise RunNotStarted("The server is shutting down: no kernel can be started.")
         workdir = tempfile.mkdtemp(prefix="jupyter-scripting-")
         # IPC sockets in a private directory: no TCP port races between many kernels
-        # starting at once, and no port any other local user could connect to.
-        runtime_dir = tempfile.mkdtemp(prefix="jupyter-scripting-rt-")
+        # starting at once, and no port any other local user could connect to. In memory
+        # where possible (the IPython directory's dozen files come and go with every run).
+        runtime_dir = tempfile.mkdtemp(prefix="jupyter-scripting-rt-", dir=_runtime_base())
         km = AsyncKernelManager(
             kernel_name=kernel_name,
             kernel_spec_manager=self.kernel_spec_manager,
@@ -124,6 +149,7 @@ class KernelProvider(LoggingConfigurable):
         handle = KernelHandle(kernel_name, km, None, workdir, runtime_dir)
         self._live.add(handle)
         try:
+            km._kernel_spec = self._kernel_spec(kernel_name)  # read from disk once a minute
             self._choose_provisioner(km)
             env = self.kernel_env()
             # A private IPython directory per run: IPython's history and profile (startup
@@ -132,7 +158,9 @@ class KernelProvider(LoggingConfigurable):
             env["IPYTHONDIR"] = os.path.join(runtime_dir, "ipython")
             await km.start_kernel(env=env, cwd=workdir)
             kc = km.client(context=self._context)
-            kc.start_channels()
+            # nbclient needs shell and IOPub only (no input is allowed; liveness is the
+            # process's): no stdin socket, and no heartbeat thread per run.
+            kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
             handle.kc = kc
             handle.pid = getattr(km.provisioner, "pid", None)
             await wait_ready(km, kc, self.startup_timeout)
@@ -175,8 +203,8 @@ class KernelProvider(LoggingConfigurable):
         except Exception:
             self.log.exception("Could not stop kernel %s", handle.pid)
         finally:
-            shutil.rmtree(handle.workdir, ignore_errors=True)
-            shutil.rmtree(handle.runtime_dir, ignore_errors=True)
+            # Off the event loop: file system calls can take milliseconds each.
+            await asyncio.to_thread(_remove, handle.workdir, handle.runtime_dir)
             self._live.discard(handle)
 
     def release_soon(self, handle: KernelHandle) -> None:
@@ -201,6 +229,19 @@ class KernelProvider(LoggingConfigurable):
         await asyncio.gather(*(self.release(h) for h in list(self._live)), *self._cleanups)
         await ForkServer.stop_all()
         self._context.destroy(linger=0)
+
+
+def _runtime_base() -> str | None:
+    """A private in-memory directory for kernels' runtime files, if the system has one."""
+    for base in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+        if base and os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            return base
+    return None  # the temporary directory
+
+
+def _remove(*paths: str) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 async def warm_up(kc: Any, timeout: float) -> None:
