@@ -89,7 +89,10 @@ class KernelPool(KernelProvider):
             handle = await self.start_kernel(kernel_name)
             try:
                 spec = handle.km.kernel_spec
-                if spec is not None and spec.language.lower() == "python":
+                # Warming pays off for the next run's latency when runs are few; under a
+                # burst the kernel is taken at once and the warm-up would only cost CPU.
+                idle = self.in_use_count < self.pool_size
+                if idle and spec is not None and spec.language.lower() == "python":
                     await warm_up(handle.kc, self.startup_timeout)
             except BaseException:
                 await self.release(handle)
