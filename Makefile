@@ -4,20 +4,39 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
 PYTEST_ARGS ?=
+# The JupyterLab extension is built with JupyterLab's own yarn (jlpm, from the venv).
+JLPM := PATH="$(abspath $(BIN)):$$PATH" jlpm
+LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) \
+	labextension/package.json labextension/tsconfig.json labextension/yarn.lock
+LABEXT_BUILT := jupyter_scripting/labextension/package.json
+# make test UI_TESTS=0 skips the browser tests (labextension/ui-tests).
+UI_TESTS ?= 1
 POOL_OFF_TESTS ?= tests/test_run.py tests/test_logs.py tests/test_background.py tests/test_concurrency.py
 
-.PHONY: install run test lint format clean
+.PHONY: install run test test-ui lint format clean node
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall whenever the project's metadata changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+node:
+	@command -v node >/dev/null || { echo "Node.js (>= 18) is needed to build the JupyterLab \
+	extension: apt-get install nodejs npm"; exit 1; }
+
+# Reinstall whenever the project's metadata changes. The editable install builds the
+# labextension (hatch-jupyter-builder); `labextension develop` links it into the venv's
+# share/jupyter/labextensions, so later rebuilds need no reinstall.
+$(VENV)/.installed: pyproject.toml labextension/package.json | $(BIN)/python node
 	$(BIN)/python -m pip install --quiet -e ".[test,dev,postgresql]"
+	PATH="$(abspath $(BIN)):$$PATH" jupyter labextension develop --overwrite .
 	touch $@
 
-install: $(VENV)/.installed
+# Rebuild the labextension when its sources change.
+$(LABEXT_BUILT): $(LABEXT_SOURCES) | $(VENV)/.installed
+	cd labextension && $(JLPM) install && $(JLPM) build
+	touch $@
+
+install: $(VENV)/.installed $(LABEXT_BUILT)
 
 ## Start JupyterLab with the extension on the embedded SQLite store, publish the demo.
 run: install
@@ -33,6 +52,14 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@echo "The run path once more with the warm kernel pool off (kernel_pool_size=0):"
 	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 $(BIN)/python -m pytest -q $(POOL_OFF_TESTS)
+	@echo "The labextension's API client (jest):"
+	cd labextension && $(JLPM) test
+	@if [ "$(UI_TESTS)" = "1" ]; then $(MAKE) --no-print-directory test-ui; fi
+
+## The browser tests (Galata/Playwright on Debian's chromium, against a real server).
+test-ui: install
+	cd labextension/ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(JLPM) install
+	cd labextension/ui-tests && PATH="$(abspath $(BIN)):$$PATH" jlpm playwright test
 
 lint: install
 	$(BIN)/ruff check .
@@ -44,3 +71,5 @@ format: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf jupyter_scripting/labextension labextension/lib labextension/node_modules \
+		labextension/tsconfig.tsbuildinfo labextension/ui-tests/node_modules
