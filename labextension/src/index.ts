@@ -16,9 +16,7 @@ import {
   showErrorMessage
 } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
-import { DocumentRegistry } from '@jupyterlab/docregistry';
 import {
-  INotebookModel,
   INotebookTracker,
   INotebookWidgetFactory,
   NotebookPanel,
@@ -78,6 +76,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     notebookFactory: NotebookWidgetFactory.IFactory | null
   ): void => {
     const { commands, shell } = app;
+    const documents = app.docRegistry;
     const client = new ScriptingClient(app.serviceManager.serverSettings);
     docManager.services.contents.addDrive(new ScriptingDrive(client));
 
@@ -113,7 +112,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           });
         });
       });
-      app.docRegistry.addWidgetFactory(factory);
+      documents.addWidgetFactory(factory);
       openWith = READ_ONLY_FACTORY;
     }
 
@@ -223,17 +222,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    app.docRegistry.addWidgetExtension('Notebook', new PublishButton(publish));
+    documents.addWidgetExtension('Notebook', new PublishButton(publish));
 
     palette?.addItem({ command: CommandIDs.publish, category: 'Scripting' });
     palette?.addItem({ command: CommandIDs.openPanel, category: 'Scripting' });
   }
 };
 
-/** The "Publish as script" button of the notebook toolbar. */
-class PublishButton
-  implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel>
-{
+/** The "Publish as script" button of the notebook toolbar (a notebook widget extension). */
+class PublishButton {
   constructor(private readonly publish: (panel: NotebookPanel) => Promise<void>) {}
 
   createNew(panel: NotebookPanel): IDisposable {
