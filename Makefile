@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
 PYTEST_ARGS ?=
+# The second pass (pool and fork server off) skips the modules that start no kernel.
+OFF_PASS_ARGS ?= --ignore=tests/test_store.py --ignore=tests/test_api_keys_store.py --ignore=tests/test_cli.py
 # The JupyterLab extension is built with JupyterLab's own yarn (jlpm, from the venv).
 JLPM := PATH="$(abspath $(BIN)):$$PATH" jlpm
 LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) \
@@ -11,9 +13,11 @@ LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) \
 LABEXT_BUILT := jupyter_scripting/labextension/package.json
 # make test UI_TESTS=0 skips the browser tests (labextension/ui-tests).
 UI_TESTS ?= 1
-POOL_OFF_TESTS ?= tests/test_run.py tests/test_logs.py tests/test_background.py tests/test_concurrency.py
 
-.PHONY: install run test test-ui lint format clean node
+BENCH_VENV ?= benchmarks/.venv
+BENCH_ARGS ?=
+
+.PHONY: install run test test-ui bench lint format clean node
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +54,9 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	@echo "The run path once more with the warm kernel pool off (kernel_pool_size=0):"
-	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 $(BIN)/python -m pytest -q $(POOL_OFF_TESTS)
-	@echo "The labextension's API client (jest):"
+	@echo "The run path once more with the warm pool and the fork server off (a kernel spawned per run):"
+	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 JUPYTER_SCRIPTING_TEST_FORK=0 $(BIN)/python -m pytest -q $(OFF_PASS_ARGS)
+	@echo "The labextension's jest tests:"
 	cd labextension && $(JLPM) test
 	@if [ "$(UI_TESTS)" = "1" ]; then $(MAKE) --no-print-directory test-ui; fi
 
@@ -60,6 +64,14 @@ test: install
 test-ui: install
 	cd labextension/ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(JLPM) install
 	cd labextension/ui-tests && PATH="$(abspath $(BIN)):$$PATH" jlpm playwright test
+
+## Benchmark against Kernel Gateway (notebook-http) and papermill, installed into their
+## own environment ($(BENCH_VENV)); prints the table with the ratios to Kernel Gateway.
+bench: install
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet jupyter_kernel_gateway papermill ipykernel
+	$(BIN)/python benchmarks/bench.py --reference-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
-from traitlets import Float, Integer, Unicode, default, validate
+from traitlets import Float, Integer, List, Unicode, default, validate
 
 from ._version import __version__
 from .auth import ScriptingAuthorizer, ScriptingIdentityProvider
@@ -114,6 +114,15 @@ class ScriptingApp(ExtensionApp):
         wait for a kernel to start; each is still used by one run only, then killed.
         0 starts a kernel per run. Default: the number of CPUs, at most 4.""",
     )
+    fork_kernelspecs = List(
+        Unicode(),
+        ["python3"],
+        config=True,
+        help="""Kernelspecs whose run kernels are forked from a warm "zygote" process (the
+        fork-server provisioner) rather than spawned: still a process no earlier run
+        touched, started in tens of milliseconds instead of half a second. Only ipykernel
+        kernelspecs can be forked (others listed are spawned). Empty: spawn every kernel.""",
+    )
     database_url = Unicode(
         config=True,
         help="""SQLAlchemy URL of the store. Default: an SQLite file in the Jupyter data
@@ -172,7 +181,12 @@ class ScriptingApp(ExtensionApp):
         secrets += [os.environ.get(v, "") for v in ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN")]
         secrets = [s for s in secrets if s]
         kernel_spec_manager = getattr(self.serverapp, "kernel_spec_manager", None)
-        kernels = KernelPool(parent=self, secrets=secrets, pool_size=self.kernel_pool_size)
+        kernels = KernelPool(
+            parent=self,
+            secrets=secrets,
+            pool_size=self.kernel_pool_size,
+            fork_kernelspecs=self.fork_kernelspecs,
+        )
         if kernel_spec_manager is not None:
             kernels.kernel_spec_manager = kernel_spec_manager
         self.kernels = kernels

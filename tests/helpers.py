@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import psutil
 from tornado.httpclient import HTTPResponse
 from traitlets.config import Config
 
@@ -54,9 +55,28 @@ def server_config(*, authenticated_only: bool = True, **scripting: Any) -> Confi
     if pool_size is not None:
         # `make test` runs the run-path tests a second time with the warm pool off.
         scripting.setdefault("kernel_pool_size", int(pool_size))
+    if os.environ.get("JUPYTER_SCRIPTING_TEST_FORK") == "0":
+        # ... and with every kernel spawned rather than forked from the zygote.
+        scripting.setdefault("fork_kernelspecs", [])
     return Config({"ServerApp": server, "ScriptingApp": scripting})
 
 
 def scripting_app(jp_serverapp: Any) -> Any:
     """The ScriptingApp running in a pytest-jupyter server."""
     return next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_scripting"]))
+
+
+def kernel_processes(server: psutil.Process) -> list[psutil.Process]:
+    """The kernels under a server process: spawned ones, and those forked from its kernel
+    zygote (the fork server) — not the zygote itself, which stays for the next fork."""
+    kernels = []
+    for process in server.children(recursive=True):
+        try:
+            zygote = process.ppid() == server.pid and any(
+                arg.endswith("zygote.py") for arg in process.cmdline()
+            )
+        except psutil.NoSuchProcess:
+            continue
+        if not zygote:
+            kernels.append(process)
+    return kernels

@@ -24,6 +24,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def write_test_config(config_dir: Path) -> None:
+    """The pool and fork-server switches of `make test`'s second pass, as a config file
+    (settings given on the command line still win)."""
+    scripting: dict[str, Any] = {}
+    if (pool_size := os.environ.get("JUPYTER_SCRIPTING_TEST_POOL_SIZE")) is not None:
+        scripting["kernel_pool_size"] = int(pool_size)
+    if os.environ.get("JUPYTER_SCRIPTING_TEST_FORK") == "0":
+        scripting["fork_kernelspecs"] = []
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps({"ScriptingApp": scripting}))
+
+
 class ServerProcess:
     """One server process on a data directory; ``start`` again after ``kill`` to restart."""
 
@@ -41,6 +53,7 @@ class ServerProcess:
             "JUPYTER_CONFIG_DIR": str(self.home / "config"),
             "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"),
         }
+        write_test_config(self.home / "config")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [

@@ -13,7 +13,7 @@ import psutil
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from .helpers import body_json, notebook_of, scripting_app, server_config
+from .helpers import body_json, kernel_processes, notebook_of, scripting_app, server_config
 
 
 @pytest.fixture
@@ -97,11 +97,7 @@ async def test_caller_disconnect_stops_the_kernel_and_frees_the_slot(api, publis
     # its removed working directory, so look for any leftover kernel of this server).
     server = psutil.Process()
     pooled = app.kernels.pooled_pids()  # warm, unused kernels waiting for the next run
-    kernels = [
-        p
-        for p in server.children(recursive=True)
-        if "ipykernel" in " ".join(p.cmdline()) and p.pid not in pooled
-    ]
+    kernels = [p for p in kernel_processes(server) if p.pid not in pooled]
     assert kernels == []
     nothing = await publish("nothing")
     assert (await api("scripting", "script", nothing, "run")).code == 204

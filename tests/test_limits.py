@@ -25,7 +25,7 @@ from tornado.simple_httpclient import HTTPStreamClosedError
 from jupyter_scripting.app import ScriptingApp
 from jupyter_scripting.handlers.base import request_header_size, widen_header_limit
 
-from .helpers import body_json, notebook_of, scripting_app
+from .helpers import body_json, kernel_processes, notebook_of, scripting_app
 from .server_process import TOKEN, ServerProcess
 
 CAP = 1024 * 1024  # max_body_size and max_output_size in these tests
@@ -337,7 +337,7 @@ def test_real_server_output_cap_keeps_memory_bounded(server):
         assert error["reason"] == "output-too-large", (name, error)
         assert elapsed < 10, (name, elapsed)
         # The kernel was killed before the answer was sent.
-        assert server_process.children(recursive=True) == [], name
+        assert kernel_processes(server_process) == [], name
         figures[name] = elapsed
     grown = server_process.memory_info().rss - before
     print(

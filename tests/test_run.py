@@ -303,3 +303,25 @@ async def test_too_many_runs_of_one_tenant_is_429(api, publish, jp_serverapp):
     assert error["reason"] == "too-many-runs" and "1 synchronous run" in error["message"]
     # The slot came back.
     assert (await api("scripting", "script", slow, "run")).code == 204
+
+
+PLANT = """
+import os
+from IPython.paths import get_ipython_dir
+startup = os.path.join(get_ipython_dir(), "profile_default", "startup")
+seen = {"dir": get_ipython_dir(), "planted": "PLANTED" in globals(),
+        "session": get_ipython().history_manager.session_number}
+os.makedirs(startup, exist_ok=True)
+with open(os.path.join(startup, "00-plant.py"), "w") as f:
+    f.write("PLANTED = True\\n")
+response.json(seen)
+"""
+
+
+async def test_runs_share_no_ipython_profile_or_history(api, publish):
+    script_id = await publish(notebook_of(PLANT))
+    first = body_json(await api("scripting", "script", script_id, "run"))
+    second = body_json(await api("scripting", "script", script_id, "run"))
+    assert first["dir"] != second["dir"]
+    assert not second["planted"]  # the first run's startup file never ran
+    assert first["session"] == second["session"] == 1  # a history of its own, not shared

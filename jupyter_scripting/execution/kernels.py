@@ -9,21 +9,25 @@ never show up in ``/api/kernels`` and the idle culler never sees them.
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
+import queue
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+import zmq
+import zmq.asyncio
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..errors import RunNotStarted
-
-#: Variables that hold credentials of the server or of JupyterHub.
-DEFAULT_ENV_DENYLIST = r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|COOKIE|AUTH)"
+from .forkserver import DEFAULT_ENV_DENYLIST, PROVISIONER_NAME, ForkServer
 
 
 @dataclass(eq=False)
@@ -60,6 +64,17 @@ class KernelProvider(LoggingConfigurable):
         Unicode(),
         help="Secret values (server token, password hash...) that must never reach a kernel.",
     )
+    fork_kernelspecs = List(
+        Unicode(),
+        ["python3"],
+        config=True,
+        help="""Kernelspecs whose kernels are forked from a warm "zygote" process (the
+        fork-server provisioner) instead of spawned: the same fresh process per run, started
+        in tens of milliseconds. Only ipykernel kernelspecs can be forked; others listed
+        here are spawned. A kernelspec can also ask for it itself in its kernel.json
+        (``metadata.kernel_provisioner.provisioner_name = "jupyter-scripting-forkserver"``).
+        Empty: spawn every kernel.""",
+    )
     kernel_spec_manager = Instance(KernelSpecManager)
 
     @default("kernel_spec_manager")
@@ -71,18 +86,44 @@ class KernelProvider(LoggingConfigurable):
         self._live: set[KernelHandle] = set()
         self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
+        self._env_cache: tuple[object, dict[str, str]] | None = None
+        self._specs: dict[str, tuple[float, KernelSpec]] = {}
+        # One ZeroMQ context for every run's client (a context per kernel would start an
+        # I/O thread per run); reconnect quickly to a kernel that has not bound yet.
+        self._context = zmq.asyncio.Context()
+        self._context.setsockopt(zmq.RECONNECT_IVL, 10)
 
     def kernel_env(self) -> dict[str, str]:
         """The environment a run's kernel gets: the server's, without credentials."""
-        deny = re.compile(self.env_denylist)
-        secrets = [s for s in self.secrets if s]
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not deny.search(key) and not any(s in value for s in secrets)
-        }
-        env.update(self.extra_env)
-        return env
+        key = (
+            frozenset(os.environ.items()),
+            self.env_denylist,
+            tuple(self.secrets),
+            frozenset(self.extra_env.items()),
+        )
+        if self._env_cache is None or self._env_cache[0] != key:
+            deny = re.compile(self.env_denylist)
+            secrets = [s for s in self.secrets if s]
+            env = {
+                name: value
+                for name, value in os.environ.items()
+                if not deny.search(name) and not any(s in value for s in secrets)
+            }
+            env.update(self.extra_env)
+            self._env_cache = (key, env)
+        return dict(self._env_cache[1])
+
+    def _kernel_spec(self, kernel_name: str) -> KernelSpec:
+        """A fresh copy of the kernelspec, read from disk at most once a minute.
+
+        ``NoSuchKernel`` if there is none."""
+        now = time.monotonic()
+        cached = self._specs.get(kernel_name)
+        if cached is None or now - cached[0] > 60:
+            cached = (now, self.kernel_spec_manager.get_kernel_spec(kernel_name))
+            self._specs[kernel_name] = cached
+        spec = cached[1]
+        return KernelSpec(resource_dir=spec.resource_dir, **copy.deepcopy(spec.to_dict()))
 
     async def acquire(self, kernel_name: str) -> KernelHandle:
         """A kernel no run has touched, ready for one run; ``RunNotStarted`` otherwise."""
@@ -94,11 +135,13 @@ class KernelProvider(LoggingConfigurable):
             raise RunNotStarted("The server is shutting down: no kernel can be started.")
         workdir = tempfile.mkdtemp(prefix="jupyter-scripting-")
         # IPC sockets in a private directory: no TCP port races between many kernels
-        # starting at once, and no port any other local user could connect to.
-        runtime_dir = tempfile.mkdtemp(prefix="jupyter-scripting-rt-")
+        # starting at once, and no port any other local user could connect to. In memory
+        # where possible (the IPython directory's dozen files come and go with every run).
+        runtime_dir = tempfile.mkdtemp(prefix="jupyter-scripting-rt-", dir=_runtime_base())
         km = AsyncKernelManager(
             kernel_name=kernel_name,
             kernel_spec_manager=self.kernel_spec_manager,
+            context=self._context,
             transport="ipc",
             connection_file=os.path.join(runtime_dir, "kernel.json"),
             ip=os.path.join(runtime_dir, "kernel-ipc"),
@@ -106,12 +149,21 @@ class KernelProvider(LoggingConfigurable):
         handle = KernelHandle(kernel_name, km, None, workdir, runtime_dir)
         self._live.add(handle)
         try:
-            await km.start_kernel(env=self.kernel_env(), cwd=workdir)
-            kc = km.client()
-            kc.start_channels()
+            km._kernel_spec = self._kernel_spec(kernel_name)  # read from disk once a minute
+            self._choose_provisioner(km)
+            env = self.kernel_env()
+            # A private IPython directory per run: IPython's history and profile (startup
+            # files!) would otherwise be shared by every run, a way for one run to read
+            # another's code or to plant code in the next ones.
+            env["IPYTHONDIR"] = os.path.join(runtime_dir, "ipython")
+            await km.start_kernel(env=env, cwd=workdir)
+            kc = km.client(context=self._context)
+            # nbclient needs shell and IOPub only (no input is allowed; liveness is the
+            # process's): no stdin socket, and no heartbeat thread per run.
+            kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
             handle.kc = kc
             handle.pid = getattr(km.provisioner, "pid", None)
-            await kc.wait_for_ready(timeout=self.startup_timeout)
+            await wait_ready(km, kc, self.startup_timeout)
             if handle._released:
                 # shutdown() released it while it was starting.
                 raise RunNotStarted("The server is shutting down: no kernel can be started.")
@@ -126,6 +178,14 @@ class KernelProvider(LoggingConfigurable):
             self.log.exception("Could not start a %r kernel", kernel_name)
             raise RunNotStarted(f"A {kernel_name!r} kernel could not be started: {e}") from e
         return handle
+
+    def _choose_provisioner(self, km: AsyncKernelManager) -> None:
+        """Fork the kernels of ``fork_kernelspecs`` (their kernel.json need not say so)."""
+        spec = km.kernel_spec  # read once per manager; a fresh object we may amend
+        if spec is None or km.kernel_name not in self.fork_kernelspecs:
+            return
+        if not spec.metadata.get("kernel_provisioner"):
+            spec.metadata["kernel_provisioner"] = {"provisioner_name": PROVISIONER_NAME}
 
     async def release(self, handle: KernelHandle) -> None:
         """Kill the kernel's process group now and remove its working directory.
@@ -143,8 +203,8 @@ class KernelProvider(LoggingConfigurable):
         except Exception:
             self.log.exception("Could not stop kernel %s", handle.pid)
         finally:
-            shutil.rmtree(handle.workdir, ignore_errors=True)
-            shutil.rmtree(handle.runtime_dir, ignore_errors=True)
+            # Off the event loop: file system calls can take milliseconds each.
+            await asyncio.to_thread(_remove, handle.workdir, handle.runtime_dir)
             self._live.discard(handle)
 
     def release_soon(self, handle: KernelHandle) -> None:
@@ -167,3 +227,67 @@ class KernelProvider(LoggingConfigurable):
         """Kill every kernel still alive, and start no more (server shutdown)."""
         self._closed = True
         await asyncio.gather(*(self.release(h) for h in list(self._live)), *self._cleanups)
+        await ForkServer.stop_all()
+        self._context.destroy(linger=0)
+
+
+def _runtime_base() -> str | None:
+    """A private in-memory directory for kernels' runtime files, if the system has one."""
+    for base in (os.environ.get("XDG_RUNTIME_DIR"), "/dev/shm"):
+        if base and os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            return base
+    return None  # the temporary directory
+
+
+def _remove(*paths: str) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+async def warm_up(kc: Any, timeout: float) -> None:
+    """Run ``pass`` once, so that a run does not pay for the kernel's first execution.
+
+    The first execute request of a fresh ipykernel costs ~20 ms more than the next ones
+    (first use of IPython's execution path). A pooled kernel pays it while it waits. No
+    script code runs, and ``store_history=False`` keeps the execution count at 1, so the
+    run sees the same kernel as an unwarmed one."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    msg_id = kc.execute("pass", store_history=False)
+    while True:  # its IOPub "idle" comes after everything else it published
+        msg = await kc.get_iopub_msg(timeout=max(0.0, deadline - loop.time()))
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "status"
+            and msg["content"].get("execution_state") == "idle"
+        ):
+            return
+
+
+async def wait_ready(km: AsyncKernelManager, kc: Any, timeout: float) -> None:
+    """Wait until the kernel answers and its IOPub messages reach ``kc``.
+
+    jupyter_client's ``wait_for_ready`` ends with a fixed 200 ms drain of IOPub. Here the
+    kernel is asked for ``kernel_info`` until IOPub proves the subscription is in place:
+    by ``iopub_welcome`` (JEP 65, ipykernel 7: sent once the kernel saw our
+    subscription) or by the status message of one of our requests (older kernels). From
+    then on no output of the first cell can be lost, and nobody waits for silence."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    interval = 0.05
+    sent: set[str] = set()
+    while True:
+        if loop.time() >= deadline:
+            raise TimeoutError(f"the kernel did not answer within {timeout:g} s")
+        if not await km.is_alive():
+            raise RuntimeError("the kernel died while starting")
+        sent.add(kc.kernel_info())
+        until = min(loop.time() + interval, deadline)
+        while (left := until - loop.time()) > 0:
+            try:
+                msg = await kc.get_iopub_msg(timeout=left)
+            except queue.Empty:
+                break
+            if msg["msg_type"] == "iopub_welcome" or msg["parent_header"].get("msg_id") in sent:
+                return
+        interval = min(interval * 2, 1.0)

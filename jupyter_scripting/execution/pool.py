@@ -1,11 +1,11 @@
 """A warm pool of fresh, single-use kernels: the start-up cost leaves the request path.
 
 Each kernelspec that has been asked for keeps ``pool_size`` kernels started and ready
-(their clients connected, ``kernel_info`` answered). A run takes one, uses it once and
-discards it, exactly as with a freshly started kernel: a pooled kernel is a process no
-run has touched, started in its own new working directory with the scrubbed
-environment. The pool refills in the background; a pooled kernel found dead is thrown
-away and never handed out.
+(their clients connected, IOPub subscribed, the execution path warmed by one ``pass``).
+A run takes one, uses it once and discards it, exactly as with a freshly started kernel:
+a pooled kernel is a process no run has touched, started in its own new working
+directory with the scrubbed environment. The pool refills in the background; a pooled
+kernel found dead is thrown away and never handed out.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections import deque
 from traitlets import Integer, List, Unicode
 
 from ..errors import RunNotStarted
-from .kernels import KernelHandle, KernelProvider
+from .kernels import KernelHandle, KernelProvider, warm_up
 
 
 class KernelPool(KernelProvider):
@@ -87,6 +87,13 @@ class KernelPool(KernelProvider):
     async def _start_one(self, kernel_name: str) -> None:
         try:
             handle = await self.start_kernel(kernel_name)
+            try:
+                spec = handle.km.kernel_spec
+                if spec is not None and spec.language.lower() == "python":
+                    await warm_up(handle.kc, self.startup_timeout)
+            except BaseException:
+                await self.release(handle)
+                raise
         except RunNotStarted as e:
             # No such kernelspec, or shutting down: a run asking for it will say so.
             self.log.debug("Pool for %r not refilled: %s", kernel_name, e)

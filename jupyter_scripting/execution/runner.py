@@ -127,6 +127,18 @@ def handover_code(
     )
 
 
+def handover_expression(
+    request: RunRequest, execution_id: str, *, max_output_size: int | None = None
+) -> str:
+    """:func:`handover_code` as one expression, evaluated as a ``user_expressions`` entry.
+
+    The kernel then compiles it with Python's own compiler, instead of passing ~10 kB of
+    code (and the request body) through IPython's cell transformers as a cell would:
+    that took most of a warm run's time."""
+    code = handover_code(request, execution_id, max_output_size=max_output_size)
+    return f"exec(compile({code!r}, '<jupyter-scripting>', 'exec'), globals())"
+
+
 @functools.cache
 def kernel_side_source() -> str:
     """The kernel-side code, read once (not on every run)."""
@@ -256,21 +268,41 @@ class Runner(LoggingConfigurable):
         )
         client.kc = handle.kc  # a ready client: nbclient must not build (and wait for) its own
         client.reset_execution_trackers()
-        reply = await self._silent(
-            client, handover_code(request, execution_id, max_output_size=self.max_output_size)
-        )
-        if reply["status"] != "ok":
+        install = handover_expression(request, execution_id, max_output_size=self.max_output_size)
+        reply = await self._silent(client, "", user_expressions={"install": install})
+        installed = reply.get("user_expressions", {}).get("install", {})
+        if reply["status"] != "ok" or installed.get("status") != "ok":
+            failed = installed if installed.get("status") == "error" else reply
             raise RunNotStarted(
                 "The request could not be handed to the kernel: "
-                f"{reply.get('ename')}: {reply.get('evalue')}"
+                f"{failed.get('ename')}: {failed.get('evalue')}"
             )
+        # The response is read back with the last code cell's own request (one round
+        # trip less); a notebook without code cells asks for it separately.
+        last = _last_code_cell(nb, client.skip_cells_with_tag)
+        replies: dict[int, dict[str, Any]] = {}
+
+        def on_executed(cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+            replies[cell_index] = execute_reply["content"]
+
+        client.on_cell_executed = on_executed
         for index, cell in enumerate(nb.cells):
-            await client.async_execute_cell(
-                cell, index, execution_count=client.code_cells_executed + 1
-            )
-        reply = await self._silent(
-            client, "", user_expressions={"response": "__jupyter_scripting__.dump()"}
-        )
+            if index == last:
+                kc: Any = client.kc
+                kc.execute = functools.partial(kc.execute, user_expressions=READBACK)
+                try:
+                    await client.async_execute_cell(
+                        cell, index, execution_count=client.code_cells_executed + 1
+                    )
+                finally:
+                    del kc.execute  # the class's method again
+            else:
+                await client.async_execute_cell(
+                    cell, index, execution_count=client.code_cells_executed + 1
+                )
+        reply = replies.get(last) if last is not None else None
+        if reply is None:
+            reply = await self._silent(client, "", user_expressions=READBACK)
         dump = _read_dump(reply)
         check_response_dump(dump, self.max_output_size)
         return build_answer(dump, nb.cells, request.accept)
@@ -282,6 +314,23 @@ class Runner(LoggingConfigurable):
         assert reply is not None
         content: dict[str, Any] = reply["content"]
         return content
+
+
+#: The ``user_expressions`` entry that reads the kernel-side ``response`` back.
+READBACK = {"response": "__jupyter_scripting__.dump()"}
+
+
+def _last_code_cell(nb: Any, skip_tag: str) -> int | None:
+    """Index of the last cell nbclient will send to the kernel, if any."""
+    for index in range(len(nb.cells) - 1, -1, -1):
+        cell = nb.cells[index]
+        if (
+            cell.cell_type == "code"
+            and cell.source.strip()
+            and skip_tag not in cell.metadata.get("tags", [])
+        ):
+            return index
+    return None
 
 
 def _read_dump(reply: dict[str, Any]) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ def __jupyter_scripting_install__(payload, namespace):
     import contextlib
     import json
     import sys
+    import threading
     from collections.abc import MutableMapping
 
     class Headers(MutableMapping):
@@ -160,20 +161,29 @@ def __jupyter_scripting_install__(payload, namespace):
         past it, so the server sees the cap crossed and stops the run; drop the rest.
         Best effort: a stream whose ``write`` cannot be replaced is left as it is."""
         passed = [0]
+        # Our wrapper can end up around another that calls an inner one of ours (IPython
+        # wraps the stream around each cell): only the outermost call counts the text.
+        inside = threading.local()
 
         def capped(write):
             def capped_write(text):
-                if not isinstance(text, str):
-                    return write(text)  # the stream's own error
-                if passed[0] > limit:
-                    return len(text)
-                size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-                room = limit - passed[0]
-                passed[0] += size
-                if size > room:
-                    write(text[: max(room, 0) + 1])
-                    return len(text)
-                return write(text)
+                if not isinstance(text, str) or getattr(inside, "active", False):
+                    return write(text)  # the stream's own error, or counted outside
+                inside.active = True
+                try:
+                    if passed[0] > limit:
+                        return len(text)
+                    size = len(text)
+                    if not text.isascii():
+                        size = len(text.encode("utf-8", "surrogatepass"))
+                    room = limit - passed[0]
+                    passed[0] += size
+                    if size > room:
+                        write(text[: max(room, 0) + 1])
+                        return len(text)
+                    return write(text)
+                finally:
+                    inside.active = False
 
             capped_write.jupyter_scripting_capped = True
             return capped_write

@@ -1,0 +1,395 @@
+"""The fork server: fresh ipykernel processes forked from a zygote instead of spawned.
+
+Spawning an ipykernel costs ~0.5 s of CPU, most of it importing the kernel stack.
+A :class:`ForkServer` keeps one zygote process per Python executable (see
+:mod:`.zygote`) that has done those imports once; each kernel is a child forked from
+it, so it starts in tens of milliseconds and still is a process that no earlier run
+touched (the zygote never runs user code).
+
+:class:`ForkServerProvisioner` is a jupyter_client kernel provisioner (entry point
+``jupyter-scripting-forkserver``) selected per kernelspec, through the kernelspec's
+``metadata.kernel_provisioner`` or ``ScriptingApp.fork_kernelspecs``. Kernelspecs it
+cannot fork (anything that is not ``PYTHON -m ipykernel_launcher``/``ipykernel``), and
+Pythons where the zygote cannot start, are spawned as jupyter_client's
+``LocalProvisioner`` would.
+
+The zygote starts with the scrubbed environment and a lifeline pipe whose only writer
+is this process: if the server dies, zygote and forked kernels die with it. A zygote
+that dies is started again on the next request, and requests it had not answered are
+retried once on the new one. :meth:`ForkServer.stop_all` stops the zygotes (the server
+calls it on shutdown; forked kernels are killed by their own managers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import itertools
+import json
+import logging
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+from typing import Any, ClassVar
+
+from jupyter_client.connect import KernelConnectionInfo
+from jupyter_client.provisioning import LocalProvisioner
+
+#: The entry-point name of :class:`ForkServerProvisioner` (group
+#: ``jupyter_client.kernel_provisioners``).
+PROVISIONER_NAME = "jupyter-scripting-forkserver"
+
+#: Variables that hold credentials of the server or of JupyterHub (kernels never get
+#: them: see ``KernelProvider.env_denylist``). The zygote never gets them either, whatever
+#: the kernel manager passes (each child gets exactly its own manager's environment).
+DEFAULT_ENV_DENYLIST = r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|COOKIE|AUTH)"
+_CREDENTIAL_NAMES = re.compile(DEFAULT_ENV_DENYLIST)
+
+log = logging.getLogger(__name__)
+
+
+#: The zygote runs as a script, not as ``-m jupyter_scripting...``: a kernel forked from it
+#: must not find this package (nor its directory on ``sys.path``) imported, exactly like a
+#: spawned kernel.
+_ZYGOTE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote.py")
+_BOOTSTRAP = (
+    "import runpy, sys; del sys.path[0]; path = sys.argv.pop(1); "
+    "runpy.run_path(path, run_name='__main__')"
+)
+
+
+class ForkFailed(RuntimeError):
+    """The zygote could not fork a kernel."""
+
+
+class ZygoteDied(ForkFailed):
+    """The zygote exited before answering."""
+
+
+def forkable_argv(cmd: list[str]) -> list[str] | None:
+    """The ipykernel arguments of a kernel command, or None if it cannot be forked."""
+    if len(cmd) >= 3 and cmd[1] == "-m" and cmd[2] in ("ipykernel_launcher", "ipykernel"):
+        return list(cmd[3:])
+    return None
+
+
+class ForkServer:
+    """One zygote process for one Python executable, and the requests sent to it."""
+
+    _servers: ClassVar[dict[str, ForkServer]] = {}
+    _lifeline: ClassVar[tuple[int, int] | None] = None
+
+    #: Seconds the zygote may take to import the kernel stack.
+    startup_timeout: float = 60.0
+    #: Seconds a fork request may wait for its answer.
+    fork_timeout: float = 30.0
+
+    def __init__(self, python: str) -> None:
+        self.python = python
+        self.pid: int | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[int]] = {}
+        self._ids = itertools.count(1)
+        self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.starts = 0
+
+    @classmethod
+    def for_python(cls, python: str) -> ForkServer:
+        """The fork server of ``python`` (created on first use)."""
+        server = cls._servers.get(python)
+        if server is None:
+            server = cls._servers[python] = cls(python)
+        return server
+
+    @classmethod
+    def servers(cls) -> list[ForkServer]:
+        return list(cls._servers.values())
+
+    @classmethod
+    def lifeline(cls) -> int:
+        """The read end of this process's lifeline (its write end is never written)."""
+        if cls._lifeline is None:
+            cls._lifeline = os.pipe()  # both ends non-inheritable by default (PEP 446)
+        return cls._lifeline[0]
+
+    @property
+    def alive(self) -> bool:
+        return (
+            self._proc is not None
+            and self._proc.returncode is None
+            and self._reader_task is not None
+            and not self._reader_task.done()
+        )
+
+    async def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> int:
+        """Fork a kernel running ``ipykernel_launcher ARGV``; its pid."""
+        for attempt in (1, 2):
+            await self._ensure_started(env)
+            generation = self.starts
+            try:
+                return await self._request({"argv": argv, "env": env, "cwd": cwd})
+            except ZygoteDied:
+                async with self._lock:
+                    if self.starts == generation:  # nobody restarted it yet
+                        log.warning("The kernel zygote of %s died; starting another", self.python)
+                        await self._stop_process()
+                if attempt == 2:
+                    raise
+        raise AssertionError("not reached")
+
+    async def _ensure_started(self, env: dict[str, str]) -> None:
+        self._bind_loop()
+        if self.alive:
+            return
+        async with self._lock:
+            if self.alive:
+                return
+            await self._stop_process()
+            await self._start(env)
+
+    def _bind_loop(self) -> None:
+        """Forget a zygote talked to from another (finished) event loop."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        self.kill_now()
+        self._proc = self._writer = self._reader_task = None
+        self.pid = None
+        self._pending.clear()
+        self._lock = asyncio.Lock()
+        self._loop = loop
+
+    async def _start(self, env: dict[str, str]) -> None:
+        zygote_env = {k: v for k, v in env.items() if not _CREDENTIAL_NAMES.search(k)}
+        ours, theirs = socket.socketpair()
+        lifeline = self.lifeline()
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                self.python,
+                "-c",
+                _BOOTSTRAP,
+                _ZYGOTE_PATH,
+                str(theirs.fileno()),
+                str(lifeline),
+                stdin=subprocess.DEVNULL,
+                env=zygote_env,
+                pass_fds=(theirs.fileno(), lifeline),
+                start_new_session=True,  # not in the terminal's group: Ctrl+C is the server's
+                cwd="/",
+            )
+        finally:
+            theirs.close()
+        self.starts += 1
+        reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        try:
+            hello = await asyncio.wait_for(reader.readline(), self.startup_timeout)
+            if not json.loads(hello or b"{}").get("ready"):
+                raise ForkFailed(f"the kernel zygote of {self.python} did not start")
+        except Exception:
+            await self._stop_process()
+            raise
+        self.pid = self._proc.pid
+        self._reader_task = asyncio.ensure_future(self._read_answers(reader))
+        log.debug("Kernel zygote %s of %s ready", self.pid, self.python)
+
+    async def _request(self, request: dict[str, Any]) -> int:
+        assert self._writer is not None
+        request_id = next(self._ids)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            self._writer.write(json.dumps({"id": request_id, **request}).encode() + b"\n")
+            await self._writer.drain()
+        except (ConnectionError, RuntimeError) as e:
+            self._pending.pop(request_id, None)
+            raise ZygoteDied(str(e)) from e
+        try:
+            return await asyncio.wait_for(future, self.fork_timeout)
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def _read_answers(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while line := await reader.readline():
+                answer = json.loads(line)
+                future = self._pending.get(answer.get("id"))
+                if future is None or future.done():
+                    continue
+                if "pid" in answer:
+                    future.set_result(int(answer["pid"]))
+                else:
+                    future.set_exception(ForkFailed(answer.get("error", "fork failed")))
+        except (ConnectionError, ValueError):
+            pass
+        finally:
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(ZygoteDied("the kernel zygote exited"))
+
+    async def _stop_process(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader_task
+            self._reader_task = None
+        proc, self._proc, self.pid = self._proc, None, None
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.wait(), 5)
+
+    async def stop(self) -> None:
+        """Stop the zygote (kernels forked from it are not touched)."""
+        async with self._lock:
+            await self._stop_process()
+
+    @classmethod
+    async def stop_all(cls) -> None:
+        """Stop every zygote of this process."""
+        await asyncio.gather(*(server.stop() for server in cls.servers()))
+
+    def kill_now(self) -> None:
+        """Kill the zygote without an event loop (at interpreter exit)."""
+        if self.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+@atexit.register
+def _kill_zygotes() -> None:
+    for server in ForkServer.servers():
+        server.kill_now()
+
+
+class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
+    """Forks ipykernel kernels from a :class:`ForkServer`; spawns other kernelspecs."""
+
+    _forked_pid: int | None = None
+    _pidfd: int | None = None
+    _exit_code: int | None = None
+
+    @property
+    def has_process(self) -> bool:
+        return self._forked_pid is not None or super().has_process
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        argv = forkable_argv(cmd)
+        if argv is None:
+            return await super().launch_kernel(cmd, **kwargs)
+        env = dict(kwargs.get("env") or os.environ)
+        cwd = str(kwargs.get("cwd") or os.getcwd())
+        python = cmd[0]
+        if python in ("python", "python3") or os.path.basename(python) == python:
+            python = sys.executable if python.startswith("python") else python
+        try:
+            pid = await ForkServer.for_python(python).fork(argv, env, cwd)
+        except ForkFailed as e:
+            self.log.warning("Could not fork a kernel (%s); spawning one instead", e)
+            return await super().launch_kernel(cmd, **kwargs)
+        self._forked_pid = self.pid = self.pgid = pid
+        self._exit_code = None
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self._pidfd = None  # no pidfd (old kernel) or already gone: poll by pid
+        self.cwd = cwd
+        return self.connection_info
+
+    def _forked_exit_code(self) -> int | None:
+        """None while the forked kernel runs; its (unknown: -9 or 0) code once gone."""
+        if self._exit_code is not None:
+            return self._exit_code
+        assert self._forked_pid is not None
+        if self._pidfd is not None:
+            readable, _, _ = select.select([self._pidfd], [], [], 0)
+            gone = bool(readable)
+        else:
+            try:
+                os.kill(self._forked_pid, 0)
+                gone = False
+            except ProcessLookupError:
+                gone = True
+            except PermissionError:
+                gone = False
+        if gone:
+            self._exit_code = -signal.SIGKILL
+        return self._exit_code
+
+    async def poll(self) -> int | None:
+        if self._forked_pid is None:
+            return await super().poll()
+        return self._forked_exit_code()
+
+    async def wait(self) -> int | None:
+        if self._forked_pid is None:
+            return await super().wait()
+        if self._forked_exit_code() is None:
+            if self._pidfd is not None:
+                # A pidfd turns readable when the process exits.
+                loop = asyncio.get_running_loop()
+                exited = loop.create_future()
+                loop.add_reader(self._pidfd, lambda: exited.done() or exited.set_result(None))
+                try:
+                    await exited
+                finally:
+                    loop.remove_reader(self._pidfd)
+            else:
+                while self._forked_exit_code() is None:  # noqa: ASYNC110 - no pidfd to wait on
+                    await asyncio.sleep(0.01)
+        code = self._forked_exit_code()
+        self._close_pidfd()
+        self._forked_pid = None
+        return code
+
+    async def send_signal(self, signum: int) -> None:
+        if self._forked_pid is None:
+            return await super().send_signal(signum)
+        if self._forked_exit_code() is not None:
+            return None
+        try:
+            os.killpg(self._forked_pid, signum)  # the kernel and what it started
+        except ProcessLookupError:
+            pass
+        except OSError:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signum)
+        return None
+
+    async def kill(self, restart: bool = False) -> None:
+        if self._forked_pid is None:
+            return await super().kill(restart)
+        await self.send_signal(signal.SIGKILL)
+        return None
+
+    async def terminate(self, restart: bool = False) -> None:
+        if self._forked_pid is None:
+            return await super().terminate(restart)
+        await self.send_signal(signal.SIGTERM)
+        return None
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._pidfd)
+            self._pidfd = None
+
+    async def cleanup(self, restart: bool = False) -> None:
+        self._close_pidfd()
+        await super().cleanup(restart)
+
+    async def get_provisioner_info(self) -> dict[str, Any]:
+        info = await super().get_provisioner_info()
+        info["forked"] = self._forked_pid is not None
+        return info

@@ -1,0 +1,227 @@
+"""The fork server's "zygote": a process that has imported the kernel stack, and forks.
+
+Started by :class:`jupyter_scripting.execution.forkserver.ForkServer` as a script
+(``zygote.py PROTOCOL_FD LIFELINE_FD``, run by path so that its children do not have this
+package imported) with the scrubbed kernel environment. It imports ipykernel (and what
+ipykernel's start-up would import anyway), enumerates the network interfaces once, then
+waits. For each request it forks a
+child that becomes a brand-new ipykernel process: no user code ever ran in the zygote, so
+every child is a process no earlier run touched.
+
+The protocol is one JSON object per line on ``PROTOCOL_FD`` (a socket to the server):
+
+* request ``{"id": n, "argv": [...], "env": {...}, "cwd": "..."}`` — ``argv`` is what
+  follows ``python -m ipykernel_launcher`` in the kernelspec (``-f CONNECTION_FILE``);
+* answer ``{"id": n, "pid": PID}`` or ``{"id": n, "error": "..."}``.
+
+Each child calls ``setsid()`` (its process group is its pid, so the server can kill it
+with everything it started), gets exactly the requested environment and working
+directory, and watches ``LIFELINE_FD``, a pipe whose only writer is the server: when
+the server dies, the pipe reads EOF and the child kills its process group. The zygote
+exits on EOF of the protocol socket. It reaps its children as they exit (SIGCHLD), so
+no zombie stays and their CPU time is accounted to it; the server watches each child
+through a pidfd.
+
+The zygote never starts a thread nor a ZeroMQ context before forking: both would be
+unsafe to inherit.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import traceback
+from typing import Any
+
+#: Imported by the zygote so that each child need not: what ``IPKernelApp.initialize``
+#: imports on the way to a ready kernel (measured with ``python -X importtime``).
+PREIMPORTS = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.iostream",
+    "ipykernel.heartbeat",
+    "ipykernel.comm",
+    "ipykernel.displayhook",
+    "ipykernel.eventloops",
+    "ipykernel.parentpoller",
+    "ipykernel.subshell_manager",
+    "ipykernel.debugger",  # imports debugpy: ~100 ms a child would otherwise spend
+    "IPython.core.interactiveshell",
+    "IPython.core.completer",
+    "IPython.core.history",
+    "IPython.core.magics",
+    "IPython.core.profiledir",
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "jupyter_client.session",
+    "jupyter_client.localinterfaces",
+    "psutil",
+    "comm",
+    "sqlite3",
+    "pdb",
+    "http.server",
+    "gzip",
+    "faulthandler",
+    "encodings.idna",
+    "zmq",
+    "zmq.asyncio",
+    "tornado.ioloop",
+    "tornado.platform.asyncio",
+    "anyio",
+    "matplotlib_inline.backend_inline",
+)
+
+
+def preload() -> None:
+    """Import the kernel stack and do the start-up work that is the same for every kernel."""
+    import importlib
+    import importlib.util
+
+    for name in PREIMPORTS:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            continue
+    try:
+        from jupyter_client import localinterfaces
+
+        localinterfaces.local_ips()  # cached in the module: children do not enumerate again
+    except Exception:
+        pass
+    try:
+        # IPython transforms every cell with the tokenize module, whose regular
+        # expressions are compiled on first use (~17 ms a child would pay on its first
+        # execution). A pure function: no shell is created here.
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        TransformerManager().transform_cell("pass\n")
+    except Exception:
+        pass
+    global _LAUNCHER
+    spec = importlib.util.find_spec("ipykernel_launcher")
+    if spec is not None and spec.origin:
+        _LAUNCHER = spec.origin
+    if threading.active_count() != 1:  # pragma: no cover - a preimport started a thread
+        raise RuntimeError("a preloaded module started a thread; forking would be unsafe")
+
+
+#: What ``sys.argv[0]`` is in a kernel spawned as ``python -m ipykernel_launcher``.
+_LAUNCHER = "ipykernel_launcher"
+
+
+def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
+    """Become a fresh kernel (runs in the forked child; returns the exit code)."""
+    os.setsid()
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.close(protocol_fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(2, 1)  # kernel chatter goes where the zygote's stderr goes (the server's)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    # The zygote is not the kernel's manager: the lifeline, not ipykernel's parent
+    # poller, ties the kernel to the server ("1" turns the poller off).
+    os.environ["JPY_PARENT_PID"] = "1"
+
+    def watch_lifeline() -> None:
+        try:
+            while os.read(lifeline_fd, 1):
+                pass
+        except OSError:
+            pass
+        os.killpg(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch_lifeline, name="lifeline", daemon=True).start()
+    sys.argv = [_LAUNCHER, *request["argv"]]
+    from ipykernel.kernelapp import IPKernelApp
+
+    argv = list(request["argv"])
+    if len(argv) == 2 and argv[0] == "-f":
+        # The usual kernelspec (``-f CONNECTION_FILE``): the same settings as the command
+        # line would give, without building traitlets' argument parser (~10 ms of CPU).
+        from traitlets.config import Config
+
+        app = IPKernelApp.instance(config=Config({"IPKernelApp": {"connection_file": argv[1]}}))
+        app.parse_command_line = lambda argv=None: None  # type: ignore[method-assign]
+        app.initialize([])
+    else:
+        app = IPKernelApp.instance()
+        app.initialize(argv)
+    app.start()
+    return 0
+
+
+def _fork(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        code = _child(request, protocol_fd, lifeline_fd)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    return 0  # not reached
+
+
+def _reap(signum: int, frame: object) -> None:
+    """Reap exited children (their CPU time then counts in the zygote's ``children_*``)."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def serve(protocol_fd: int, lifeline_fd: int) -> None:
+    """Answer fork requests until the server closes the protocol socket."""
+    signal.signal(signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when we stop
+    # ipykernel reads JPY_PARENT_PID when it is imported: "1" turns its parent poller
+    # off in every child (the lifeline ties them to the server instead).
+    os.environ["JPY_PARENT_PID"] = "1"
+    # debugpy (imported by ipykernel's debugger) warns about frozen modules on import.
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    preload()
+    gc.collect()
+    gc.freeze()  # keep the preloaded objects' pages shared with every child
+    sock = socket.socket(fileno=protocol_fd)
+    reader = sock.makefile("rb")
+    sock.sendall(b'{"ready": true, "pid": %d}\n' % os.getpid())
+    for line in reader:
+        answer: dict[str, Any] = {"id": None}
+        try:
+            request = json.loads(line)
+            answer["id"] = request["id"]
+            answer["pid"] = _fork(request, protocol_fd, lifeline_fd)
+        except Exception as e:
+            answer["error"] = f"{type(e).__name__}: {e}"
+        sock.sendall(json.dumps(answer).encode() + b"\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    serve(int(args[0]), int(args[1]))
+
+
+if __name__ == "__main__":
+    main()
