@@ -11,6 +11,7 @@ JLPM := PATH="$(abspath $(BIN)):$$PATH" jlpm
 LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) \
 	labextension/package.json labextension/tsconfig.json labextension/yarn.lock
 LABEXT_BUILT := jupyter_scripting/labextension/package.json
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/jupyter-scripting
 # make test UI_TESTS=0 skips the browser tests (labextension/ui-tests).
 UI_TESTS ?= 1
 
@@ -31,6 +32,9 @@ node:
 # labextension (hatch-jupyter-builder); `labextension develop` links it into the venv's
 # share/jupyter/labextensions, so later rebuilds need no reinstall.
 $(VENV)/.installed: pyproject.toml labextension/package.json | $(BIN)/python node
+	@# Drop the link of an earlier `develop` first: pip would write the wheel's shared data
+	@# through it, into jupyter_scripting/labextension.
+	if [ -L $(LABEXT_LINK) ]; then rm $(LABEXT_LINK); fi
 	$(BIN)/python -m pip install --quiet -e ".[test,dev,postgresql]"
 	PATH="$(abspath $(BIN)):$$PATH" jupyter labextension develop --overwrite .
 	touch $@
