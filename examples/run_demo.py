@@ -99,6 +99,9 @@ def main() -> None:
 
    curl -H "Authorization: token $TOKEN" {base}scripting/log/script/{hello}
 
+ In JupyterLab, the Scripts panel (the <> tab on the left) lists it: run it,
+ read its logs. Open a notebook and click "Publish as script" to publish yours.
+
  Ctrl-C stops the server.
 ==============================================================================
 """,

@@ -22,3 +22,8 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .app import ScriptingApp
 
     return [{"module": "jupyter_scripting", "app": ScriptingApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    # The prebuilt JupyterLab extension (built from labextension/ into the package).
+    return [{"src": "labextension", "dest": "jupyter-scripting"}]

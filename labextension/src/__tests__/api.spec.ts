@@ -1,0 +1,238 @@
+/**
+ * The API client against a fake `fetch` that answers the server's documented shapes
+ * (models.json is checked against jupyter_scripting/models.py by
+ * tests/test_labextension_models.py).
+ */
+import { ServerConnection } from '@jupyterlab/services';
+
+import {
+  IExecution,
+  answerText,
+  IScript,
+  ScriptingApiError,
+  ScriptingClient,
+  mediaType
+} from '../api';
+
+import models from './models.json';
+
+const SCRIPT = models.script as IScript;
+const EXECUTION = models.execution as IExecution;
+const BASE = 'http://localhost:8888/lab-base/';
+
+interface ISent {
+  method: string;
+  url: string;
+  headers: Headers;
+  body: string;
+}
+
+/** A client whose fetch records each request and answers with `answer(request)`. */
+function clientWith(answer: (sent: ISent) => Response): {
+  client: ScriptingClient;
+  sent: ISent[];
+} {
+  const sent: ISent[] = [];
+  const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    const record = {
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      body: await request.text()
+    };
+    sent.push(record);
+    return answer(record);
+  };
+  const settings = ServerConnection.makeSettings({
+    baseUrl: BASE,
+    token: 'secret-token',
+    fetch,
+    Request,
+    Headers
+  });
+  return { client: new ScriptingClient(settings), sent };
+}
+
+function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json', ...headers }
+  });
+}
+
+describe('ScriptingClient', () => {
+  it('lists scripts under the base URL with the token', async () => {
+    const { client, sent } = clientWith(() =>
+      json({ scripts: [SCRIPT], moreElements: false })
+    );
+    const list = await client.listScripts();
+    expect(list.scripts[0].name).toBe('hello');
+    expect(list.moreElements).toBe(false);
+    expect(sent[0].method).toBe('GET');
+    expect(sent[0].url).toBe(`${BASE}scripting/script?limit=1000&offset=0`);
+    expect(sent[0].headers.get('Authorization')).toBe('token secret-token');
+  });
+
+  it('creates a script with name and notebook, and versions it with PUT', async () => {
+    const { client, sent } = clientWith(s =>
+      json({ ...SCRIPT, version: s.method === 'POST' ? 1 : 2 }, s.method === 'POST' ? 201 : 200)
+    );
+    const notebook = { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] };
+    const created = await client.createScript('hello', notebook);
+    expect(created.version).toBe(1);
+    expect(JSON.parse(sent[0].body)).toEqual({ name: 'hello', notebook });
+    const updated = await client.updateScript(SCRIPT.scriptId, notebook);
+    expect(updated.version).toBe(2);
+    expect(sent[1].method).toBe('PUT');
+    expect(sent[1].url).toBe(`${BASE}scripting/script/${SCRIPT.scriptId}`);
+    expect(JSON.parse(sent[1].body)).toEqual({ notebook });
+  });
+
+  it('renames with PATCH and deletes with DELETE (204)', async () => {
+    const { client, sent } = clientWith(s =>
+      s.method === 'DELETE' ? new Response(null, { status: 204 }) : json({ ...SCRIPT, name: 'hi' })
+    );
+    expect((await client.renameScript(SCRIPT.scriptId, 'hi')).name).toBe('hi');
+    expect(JSON.parse(sent[0].body)).toEqual({ name: 'hi' });
+    await expect(client.deleteScript(SCRIPT.scriptId)).resolves.toBeUndefined();
+    expect(sent[1].method).toBe('DELETE');
+  });
+
+  it('pages the log and filters by version', async () => {
+    const { client, sent } = clientWith(() =>
+      json({ filteredLogs: [EXECUTION], moreElements: true })
+    );
+    const page = await client.listExecutions(SCRIPT.scriptId, {
+      limit: 10,
+      offset: 20,
+      version: 'all'
+    });
+    expect(page.filteredLogs[0].durationMs).toBeCloseTo(41.7);
+    expect(page.moreElements).toBe(true);
+    expect(sent[0].url).toBe(
+      `${BASE}scripting/log/script/${SCRIPT.scriptId}?limit=10&offset=20&version=all`
+    );
+  });
+
+  it.each([
+    [401, 'not-authenticated', "Authentication required: send an API key or the server's token."],
+    [404, 'not-found', models.error.message],
+    [429, 'too-many-runs', 'Tenant default already runs 10 scripts.'],
+    [500, 'store-error', 'The store failed.'],
+    [503, 'shutting-down', 'The server is shutting down.']
+  ])('turns a %i into a ScriptingApiError with the server message', async (status, reason, message) => {
+    const { client } = clientWith(() => json({ message, reason, executionId: null }, status));
+    const error = await client.getScript(SCRIPT.scriptId).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ScriptingApiError);
+    const apiError = error as ScriptingApiError;
+    expect(apiError.status).toBe(status);
+    expect(apiError.reason).toBe(reason);
+    expect(apiError.message).toBe(message);
+    expect(apiError.description).toContain(`${status} `);
+    expect(apiError.description).toContain(message);
+  });
+
+  it('keeps the text of an error that is not JSON', async () => {
+    const { client } = clientWith(() => new Response('Bad Gateway from a proxy', { status: 502 }));
+    const error = (await client.listScripts().catch((e: unknown) => e)) as ScriptingApiError;
+    expect(error.status).toBe(502);
+    expect(error.message).toBe('Bad Gateway from a proxy');
+  });
+
+  it('reports an unreachable server as status 0', async () => {
+    const settings = ServerConnection.makeSettings({
+      baseUrl: BASE,
+      fetch: () => Promise.reject(new TypeError('Failed to fetch')),
+      Request,
+      Headers
+    });
+    const error = (await new ScriptingClient(settings)
+      .listScripts()
+      .catch((e: unknown) => e)) as ScriptingApiError;
+    expect(error.status).toBe(0);
+    expect(error.description).toContain('could not be reached');
+  });
+
+  it('runs a script: method, content type, headers and body; reads the whole answer', async () => {
+    const { client, sent } = clientWith(
+      () =>
+        new Response('Hello John Smith!', {
+          status: 200,
+          headers: {
+            'Content-Type': 'text/plain; charset=utf-8',
+            'X-Execution-Id': EXECUTION.executionId
+          }
+        })
+    );
+    const answer = await client.run(SCRIPT.scriptId, {
+      method: 'POST',
+      contentType: 'application/json',
+      headers: [['X-Trace', 'abc']],
+      body: '{"name": "John Smith"}'
+    });
+    expect(sent[0].url).toBe(`${BASE}scripting/script/${SCRIPT.scriptId}/run`);
+    expect(sent[0].headers.get('Content-Type')).toBe('application/json');
+    expect(sent[0].headers.get('X-Trace')).toBe('abc');
+    expect(sent[0].body).toBe('{"name": "John Smith"}');
+    expect(answer.status).toBe(200);
+    expect(answer.contentType).toBe('text/plain');
+    expect(answer.executionId).toBe(EXECUTION.executionId);
+    expect(answer.error).toBeNull();
+    expect(answerText(answer)).toBe('Hello John Smith!');
+    expect(answer.durationMs).toBeGreaterThanOrEqual(0);
+    expect(answer.headers).toContainEqual(['x-execution-id', EXECUTION.executionId]);
+  });
+
+  it('resolves with a server error answer of a run, its message parsed', async () => {
+    const { client } = clientWith(() =>
+      json(
+        { message: 'Tenant default runs 10 scripts already.', reason: 'too-many-runs', executionId: null },
+        429,
+        { 'Retry-After': '1' }
+      )
+    );
+    const answer = await client.run(SCRIPT.scriptId, { method: 'GET', body: 'ignored' });
+    expect(answer.status).toBe(429);
+    expect(answer.error?.reason).toBe('too-many-runs');
+  });
+
+  it('sends no body with GET', async () => {
+    const { client, sent } = clientWith(() => new Response(null, { status: 204 }));
+    const answer = await client.run(SCRIPT.scriptId, { method: 'GET', body: 'x', contentType: 'text/plain' });
+    expect(sent[0].body).toBe('');
+    expect(answer.status).toBe(204);
+  });
+
+  it('queues a background run and follows its log until it is done', async () => {
+    let polls = 0;
+    const { client } = clientWith(s => {
+      if (s.url.endsWith('/background')) {
+        return json({ executionId: EXECUTION.executionId }, 202);
+      }
+      polls += 1;
+      return polls < 2
+        ? json({ executionId: EXECUTION.executionId, state: 'running' }, 202)
+        : new Response('Hello Ada!', {
+            headers: { 'Content-Type': 'text/plain', 'X-Execution-Status': '200' }
+          });
+    });
+    const id = await client.runInBackground(SCRIPT.scriptId, { method: 'POST', body: '{}' });
+    expect(id).toBe(EXECUTION.executionId);
+    const first = await client.getExecutionContent(SCRIPT.scriptId, id);
+    expect(first).toEqual({ done: false, executionId: id, state: 'running' });
+    const second = await client.getExecutionContent(SCRIPT.scriptId, id);
+    expect(second.done).toBe(true);
+    if (second.done) {
+      expect(second.statusCode).toBe(200);
+      expect(answerText(second.answer)).toBe('Hello Ada!');
+    }
+  });
+});
+
+describe('mediaType', () => {
+  it('drops parameters and case', () => {
+    expect(mediaType('Text/HTML; charset=utf-8')).toBe('text/html');
+    expect(mediaType(null)).toBe('');
+  });
+});

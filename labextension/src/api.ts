@@ -1,0 +1,395 @@
+/**
+ * The typed client of the /scripting HTTP API (README "HTTP API"); the types mirror
+ * `jupyter_scripting/models.py` one to one.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** A script (`script_model`). */
+export interface IScript {
+  scriptId: string;
+  name: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  timeout: number | null;
+}
+
+/** `GET /scripting/script`. */
+export interface IScriptList {
+  scripts: IScript[];
+  moreElements: boolean;
+}
+
+export type ExecutionState = 'queued' | 'running' | 'finished' | 'failed';
+export type ExecutionMode = 'sync' | 'background';
+
+/** One entry of `filteredLogs` (`execution_model`). */
+export interface IExecution {
+  executionId: string;
+  scriptId: string;
+  executionDate: string;
+  statusCode: number | null;
+  state: ExecutionState;
+  version: number;
+  mode: ExecutionMode;
+  method: string;
+  durationMs: number | null;
+}
+
+/** `GET /scripting/log/script/{id}`. */
+export interface IExecutionList {
+  filteredLogs: IExecution[];
+  moreElements: boolean;
+}
+
+/** The JSON body of every error the server answers. */
+export interface IErrorBody {
+  message: string;
+  reason: string;
+  executionId: string | null;
+}
+
+/** An nbformat v4 notebook, as far as this client cares. */
+export interface INotebookContent {
+  nbformat: number;
+  nbformat_minor: number;
+  metadata: { [key: string]: unknown };
+  cells: unknown[];
+}
+
+export type HttpMethod = 'POST' | 'GET' | 'PUT' | 'DELETE' | 'PATCH';
+export const HTTP_METHODS: HttpMethod[] = ['POST', 'GET', 'PUT', 'DELETE', 'PATCH'];
+
+/** What a run request sends. */
+export interface IRunRequest {
+  method: HttpMethod;
+  /** Sent as `Content-Type` when there is a body. */
+  contentType?: string;
+  headers?: [string, string][];
+  body?: string;
+}
+
+/** An HTTP answer read whole: the script's answer, or a log's content. */
+export interface IAnswer {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  /** The media type without parameters, e.g. `application/json`; '' when none. */
+  contentType: string;
+  body: ArrayBuffer;
+  /** Milliseconds from sending the request to having read the whole answer. */
+  durationMs: number;
+  executionId: string | null;
+  /** The server's JSON error document, when the answer is one. */
+  error: IErrorBody | null;
+}
+
+/** The state of one execution's content: still going (202) or its answer. */
+export type ExecutionContent =
+  | { done: false; executionId: string; state: ExecutionState }
+  | { done: true; answer: IAnswer; statusCode: number | null };
+
+/**
+ * An error the server answered (or a request that never got an answer: status 0).
+ * `message` is the server's own message when it sent the JSON error document.
+ */
+export class ScriptingApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly reason: string = '',
+    readonly executionId: string | null = null
+  ) {
+    super(message);
+    this.name = 'ScriptingApiError';
+  }
+
+  /** A line for the UI, e.g. `404 Not Found: No script 3f0c…`. */
+  get description(): string {
+    return this.status === 0
+      ? `The server could not be reached: ${this.message}`
+      : `${this.status} ${statusLabel(this.status)}: ${this.message}`;
+  }
+}
+
+const LABELS: { [status: number]: string } = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No Content',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  413: 'Payload Too Large',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout'
+};
+
+/** The standard label of an HTTP status ('' for the unusual ones). */
+export function statusLabel(status: number): string {
+  return LABELS[status] ?? '';
+}
+
+/** The media type of a `Content-Type` value, lower case and without parameters. */
+export function mediaType(contentType: string | null): string {
+  return (contentType ?? '').split(';')[0].trim().toLowerCase();
+}
+
+function isErrorBody(value: unknown): value is IErrorBody {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const v = value as { [key: string]: unknown };
+  return typeof v.message === 'string' && typeof v.reason === 'string';
+}
+
+/** The server's error document in `text`, if it is one. */
+export function parseErrorBody(text: string): IErrorBody | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (isErrorBody(value)) {
+      return {
+        message: value.message,
+        reason: value.reason,
+        executionId: value.executionId ?? null
+      };
+    }
+  } catch {
+    // not JSON: no error document
+  }
+  return null;
+}
+
+/** The client. One per server connection; every method rejects with `ScriptingApiError`. */
+export class ScriptingClient {
+  constructor(
+    readonly serverSettings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
+
+  /** The absolute URL of an API path (`script/ID/run`). */
+  url(...parts: string[]): string {
+    return URLExt.join(this.serverSettings.baseUrl, 'scripting', ...parts);
+  }
+
+  /** The URL that runs a script synchronously. */
+  runUrl(scriptId: string): string {
+    return this.url('script', scriptId, 'run');
+  }
+
+  async listScripts(limit = 1000, offset = 0): Promise<IScriptList> {
+    return this.json<IScriptList>(this.url('script') + query({ limit, offset }));
+  }
+
+  async getScript(scriptId: string): Promise<IScript> {
+    return this.json<IScript>(this.url('script', scriptId));
+  }
+
+  async createScript(name: string, notebook: INotebookContent): Promise<IScript> {
+    return this.json<IScript>(this.url('script'), {
+      method: 'POST',
+      body: JSON.stringify({ name, notebook })
+    });
+  }
+
+  /** A new version of the script (its name unchanged unless given). */
+  async updateScript(
+    scriptId: string,
+    notebook: INotebookContent,
+    name?: string
+  ): Promise<IScript> {
+    const body: { notebook: INotebookContent; name?: string } = { notebook };
+    if (name !== undefined) {
+      body.name = name;
+    }
+    return this.json<IScript>(this.url('script', scriptId), {
+      method: 'PUT',
+      body: JSON.stringify(body)
+    });
+  }
+
+  async renameScript(scriptId: string, name: string): Promise<IScript> {
+    return this.json<IScript>(this.url('script', scriptId), {
+      method: 'PATCH',
+      body: JSON.stringify({ name })
+    });
+  }
+
+  async deleteScript(scriptId: string): Promise<void> {
+    await this.fetch(this.url('script', scriptId), { method: 'DELETE' });
+  }
+
+  /** The notebook of a version (the latest by default). */
+  async getNotebook(scriptId: string, version?: number): Promise<INotebookContent> {
+    const q = version === undefined ? '' : query({ version });
+    return this.json<INotebookContent>(this.url('script', scriptId, 'notebook') + q);
+  }
+
+  /** The executions of a script, newest first (latest version unless `version`). */
+  async listExecutions(
+    scriptId: string,
+    options: { limit?: number; offset?: number; version?: number | 'all' } = {}
+  ): Promise<IExecutionList> {
+    return this.json<IExecutionList>(
+      this.url('log', 'script', scriptId) +
+        query({
+          limit: options.limit ?? 20,
+          offset: options.offset ?? 0,
+          ...(options.version === undefined ? {} : { version: options.version })
+        })
+    );
+  }
+
+  /** What a run answered, or that it is not finished yet. */
+  async getExecutionContent(
+    scriptId: string,
+    executionId: string
+  ): Promise<ExecutionContent> {
+    const url = this.url('log', 'script', scriptId, 'execution', executionId);
+    const answer = await readAnswer(await this.fetch(url, {}), performance.now());
+    if (answer.status === 202) {
+      const state = JSON.parse(answerText(answer)) as {
+        executionId: string;
+        state: ExecutionState;
+      };
+      return { done: false, executionId: state.executionId, state: state.state };
+    }
+    const status = answer.headers.find(([name]) => name === 'x-execution-status');
+    return { done: true, answer, statusCode: status ? Number(status[1]) : null };
+  }
+
+  /** The executed notebook of a run, with its outputs. */
+  async getExecutionNotebook(
+    scriptId: string,
+    executionId: string
+  ): Promise<INotebookContent> {
+    return this.json<INotebookContent>(
+      this.url('log', 'script', scriptId, 'execution', executionId, 'notebook')
+    );
+  }
+
+  /**
+   * Run a script synchronously. Resolves with whatever the script (or the server)
+   * answered, errors included: a script may answer any status. Rejects only when no
+   * answer came at all.
+   */
+  async run(scriptId: string, request: IRunRequest): Promise<IAnswer> {
+    const started = performance.now();
+    const response = await this.send(
+      this.url('script', scriptId, 'run'),
+      runInit(request)
+    );
+    return readAnswer(response, started);
+  }
+
+  /** Queue a background run; resolves with its execution id (the server answered 202). */
+  async runInBackground(scriptId: string, request: IRunRequest): Promise<string> {
+    const response = await this.fetch(
+      this.url('script', scriptId, 'background'),
+      runInit(request)
+    );
+    const body = (await response.json()) as { executionId: string };
+    return body.executionId;
+  }
+
+  // -- plumbing ---------------------------------------------------------------------
+
+  private async json<T>(url: string, init: RequestInit = {}): Promise<T> {
+    const response = await this.fetch(url, init);
+    return (await response.json()) as T;
+  }
+
+  /** `send`, rejecting every answer that is not 2xx with a `ScriptingApiError`. */
+  private async fetch(url: string, init: RequestInit): Promise<Response> {
+    const response = await this.send(url, init);
+    if (!response.ok) {
+      throw await errorOf(response);
+    }
+    return response;
+  }
+
+  private async send(url: string, init: RequestInit): Promise<Response> {
+    try {
+      // 'no-cache' rather than JupyterLab's 'no-store', which adds a cache-busting
+      // query argument that a script would see in `request.query`.
+      return await ServerConnection.makeRequest(
+        url,
+        { cache: 'no-cache', ...init },
+        this.serverSettings
+      );
+    } catch (error) {
+      throw new ScriptingApiError(0, error instanceof Error ? error.message : String(error));
+    }
+  }
+}
+
+function query(params: { [key: string]: string | number }): string {
+  return '?' + URLExt.objectToQueryString(params).replace(/^\?/, '');
+}
+
+function runInit(request: IRunRequest): RequestInit {
+  const headers = new Headers(request.headers ?? []);
+  const hasBody = request.method !== 'GET' && !!request.body;
+  if (hasBody && request.contentType) {
+    headers.set('Content-Type', request.contentType);
+  }
+  return {
+    method: request.method,
+    headers,
+    body: hasBody ? request.body : undefined
+  };
+}
+
+async function errorOf(response: Response): Promise<ScriptingApiError> {
+  const text = await response.text().catch(() => '');
+  const body = parseErrorBody(text);
+  if (body) {
+    return new ScriptingApiError(response.status, body.message, body.reason, body.executionId);
+  }
+  return new ScriptingApiError(
+    response.status,
+    text.trim().slice(0, 300) || response.statusText || 'no message'
+  );
+}
+
+/** The answer's body as text (UTF-8, or the charset the server named). */
+export function answerText(answer: IAnswer): string {
+  const charset = answer.headers
+    .find(([name]) => name === 'content-type')?.[1]
+    .match(/charset=([^;]+)/i)?.[1]
+    ?.trim();
+  try {
+    return new TextDecoder(charset || 'utf-8').decode(answer.body);
+  } catch {
+    return new TextDecoder('utf-8').decode(answer.body);
+  }
+}
+
+async function readAnswer(response: Response, started: number): Promise<IAnswer> {
+  const contentType = response.headers.get('Content-Type');
+  const body = await response.arrayBuffer();
+  const durationMs = performance.now() - started;
+  const headers: [string, string][] = [];
+  response.headers.forEach((value, name) => headers.push([name.toLowerCase(), value]));
+  headers.sort(([a], [b]) => a.localeCompare(b));
+  const type = mediaType(contentType);
+  const answer: IAnswer = {
+    status: response.status,
+    statusText: response.statusText || statusLabel(response.status),
+    headers,
+    contentType: type,
+    body,
+    durationMs,
+    executionId: response.headers.get('X-Execution-Id'),
+    error: null
+  };
+  if (response.status >= 400 && type === 'application/json') {
+    answer.error = parseErrorBody(answerText(answer));
+  }
+  return answer;
+}

@@ -1,0 +1,190 @@
+/** The logs view: a script's executions, page by page, and the content of one of them. */
+import { Widget } from '@lumino/widgets';
+
+import { IExecution, ScriptingApiError, ScriptingClient } from './api';
+import { button, formatDate, formatDuration, h, statusBadge } from './dom';
+import { renderAnswer } from './render';
+import { IScriptActions, IScriptRef } from './run';
+
+const PAGE_SIZE = 20;
+
+export class LogsWidget extends Widget {
+  constructor(
+    private readonly client: ScriptingClient,
+    readonly script: IScriptRef,
+    private readonly actions: IScriptActions
+  ) {
+    super();
+    this.id = `jp-scripting-logs-${script.scriptId}`;
+    this.title.label = `Logs · ${script.name}`;
+    this.title.caption = `Execution log of ${script.name} (${script.scriptId})`;
+    this.title.closable = true;
+    this.addClass('jp-scripting-logs');
+
+    this.versions = h('select', { class: 'jp-scripting-log-versions', 'aria-label': 'Versions' });
+    this.versions.append(
+      h('option', { value: 'latest' }, 'Latest version'),
+      h('option', { value: 'all' }, 'All versions')
+    );
+    this.versions.addEventListener('change', () => {
+      this.offset = 0;
+      void this.refresh();
+    });
+    this.newer = button('‹ Newer', () => this.page(-PAGE_SIZE), { class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-newer' });
+    this.older = button('Older ›', () => this.page(PAGE_SIZE), { class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-older' });
+    this.pageInfo = h('span', { class: 'jp-scripting-page-info' });
+    this.message = h('div', { class: 'jp-scripting-message', 'aria-live': 'polite' });
+    this.rows = h('tbody', {});
+    this.detail = h('div', { class: 'jp-scripting-log-detail' });
+    this.node.append(
+      h(
+        'div',
+        { class: 'jp-scripting-toolbar' },
+        button('Refresh', () => void this.refresh(), { class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-refresh' }),
+        this.versions,
+        this.newer,
+        this.pageInfo,
+        this.older
+      ),
+      this.message,
+      h(
+        'table',
+        { class: 'jp-scripting-log-table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ...['Date', 'Status', 'Duration', 'Mode', 'Method', 'Version'].map(label =>
+              h('th', {}, label)
+            )
+          )
+        ),
+        this.rows
+      ),
+      this.detail
+    );
+    void this.refresh();
+  }
+
+  /** Reload the current page. */
+  async refresh(): Promise<void> {
+    const version = this.versions.value === 'all' ? 'all' : undefined;
+    this.message.textContent = 'Loading…';
+    try {
+      const page = await this.client.listExecutions(this.script.scriptId, {
+        limit: PAGE_SIZE,
+        offset: this.offset,
+        version
+      });
+      this.message.textContent = page.filteredLogs.length
+        ? ''
+        : this.offset
+          ? 'No more executions.'
+          : 'No executions yet: run the script first.';
+      this.message.classList.remove('jp-scripting-error');
+      this.rows.replaceChildren(...page.filteredLogs.map(e => this.row(e)));
+      this.newer.disabled = this.offset === 0;
+      this.older.disabled = !page.moreElements;
+      this.pageInfo.textContent = page.filteredLogs.length
+        ? `${this.offset + 1}–${this.offset + page.filteredLogs.length}`
+        : '';
+    } catch (error) {
+      this.showError(error, 'Could not read the log');
+    }
+  }
+
+  private page(delta: number): void {
+    this.offset = Math.max(0, this.offset + delta);
+    void this.refresh();
+  }
+
+  private row(execution: IExecution): HTMLTableRowElement {
+    const row = h(
+      'tr',
+      {
+        class: 'jp-scripting-log-row',
+        tabindex: '0',
+        'data-execution-id': execution.executionId,
+        title: `Execution ${execution.executionId}`
+      },
+      h('td', {}, formatDate(execution.executionDate)),
+      h('td', {}, statusBadge(execution.statusCode, execution.state)),
+      h('td', {}, formatDuration(execution.durationMs)),
+      h('td', {}, execution.mode),
+      h('td', {}, execution.method),
+      h('td', {}, `v${execution.version}`)
+    );
+    const select = () => {
+      this.rows.querySelectorAll('.jp-mod-selected').forEach(r => r.classList.remove('jp-mod-selected'));
+      row.classList.add('jp-mod-selected');
+      void this.showExecution(execution);
+    };
+    row.addEventListener('click', select);
+    row.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        select();
+      }
+    });
+    return row;
+  }
+
+  /** The content of one execution and the way to its executed notebook. */
+  async showExecution(execution: IExecution): Promise<void> {
+    const id = execution.executionId;
+    const header = h(
+      'div',
+      { class: 'jp-scripting-log-detail-header' },
+      h('span', {}, `Execution ${id}`),
+      button('Open executed notebook', () => this.actions.openExecutedNotebook(this.script, id), {
+        class: 'jp-Button jp-mod-styled jp-mod-accept jp-scripting-open-executed'
+      })
+    );
+    this.detail.replaceChildren(header, h('div', { class: 'jp-scripting-progress' }, 'Loading…'));
+    try {
+      const content = await this.client.getExecutionContent(this.script.scriptId, id);
+      const body = content.done
+        ? renderAnswer(content.answer, content.statusCode)
+        : h('div', { class: 'jp-scripting-progress' }, `Not finished yet: ${content.state}.`);
+      if (content.done) {
+        // The time shown is the run's, not the time it took to read the log.
+        const time = body.querySelector('.jp-scripting-answer-time');
+        if (time) {
+          time.textContent = formatDuration(execution.durationMs);
+        }
+      }
+      this.detail.replaceChildren(header, body);
+    } catch (error) {
+      this.detail.replaceChildren(
+        header,
+        h('div', { class: 'jp-scripting-error', role: 'alert' }, describe(error, 'Could not read the execution'))
+      );
+    }
+  }
+
+  private showError(error: unknown, what: string): void {
+    this.message.textContent = describe(error, what);
+    this.message.classList.add('jp-scripting-error');
+  }
+
+  private offset = 0;
+  private versions: HTMLSelectElement;
+  private newer: HTMLButtonElement;
+  private older: HTMLButtonElement;
+  private pageInfo: HTMLElement;
+  private message: HTMLElement;
+  private rows: HTMLTableSectionElement;
+  private detail: HTMLElement;
+}
+
+/** A message for the UI from any error. */
+export function describe(error: unknown, what: string): string {
+  const detail =
+    error instanceof ScriptingApiError
+      ? error.description
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  return `${what}: ${detail}`;
+}

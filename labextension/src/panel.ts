@@ -1,0 +1,174 @@
+/** The Scripts panel of the left sidebar: the tenant's scripts and what to do with them. */
+import { Dialog, InputDialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import { IExecution, IScript, ScriptingClient } from './api';
+import { button, formatDate, h, statusBadge } from './dom';
+import { describe } from './logs';
+import { IScriptActions } from './run';
+
+/** What the panel asks of the plugin, beyond the run and log actions. */
+export interface IPanelActions extends IScriptActions {
+  openRun(script: IScript): void;
+  openVersion(script: IScript, version: number): void;
+}
+
+export class ScriptsPanel extends Widget {
+  constructor(
+    private readonly client: ScriptingClient,
+    private readonly actions: IPanelActions
+  ) {
+    super();
+    this.id = 'jp-scripting-panel';
+    this.title.caption = 'Scripts';
+    this.addClass('jp-scripting-panel');
+    this.message = h('div', { class: 'jp-scripting-message', 'aria-live': 'polite' });
+    this.list = h('ul', { class: 'jp-scripting-list' });
+    this.node.append(
+      h(
+        'div',
+        { class: 'jp-scripting-panel-header' },
+        h('h2', {}, 'Scripts'),
+        button('Refresh', () => void this.refresh(), {
+          class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-refresh',
+          title: 'Reload the list of scripts'
+        })
+      ),
+      this.message,
+      this.list
+    );
+  }
+
+  protected onAfterShow(): void {
+    void this.refresh();
+  }
+
+  /** Reload the scripts, then each one's last run. */
+  async refresh(): Promise<void> {
+    this.message.textContent = 'Loading…';
+    this.message.classList.remove('jp-scripting-error');
+    let scripts: IScript[];
+    try {
+      scripts = (await this.client.listScripts()).scripts;
+    } catch (error) {
+      this.message.textContent = describe(error, 'Could not list the scripts');
+      this.message.classList.add('jp-scripting-error');
+      return;
+    }
+    this.message.textContent = scripts.length
+      ? ''
+      : 'No scripts yet. Open a notebook and click "Publish as script".';
+    const items = scripts.map(script => this.item(script));
+    this.list.replaceChildren(...items.map(([node]) => node));
+    await Promise.all(
+      items.map(async ([, script, lastRun]) => {
+        try {
+          const page = await this.client.listExecutions(script.scriptId, {
+            limit: 1,
+            version: 'all'
+          });
+          lastRun.replaceChildren(...lastRunText(page.filteredLogs[0]));
+        } catch (error) {
+          lastRun.replaceChildren(describe(error, 'last run unknown'));
+        }
+      })
+    );
+  }
+
+  private item(script: IScript): [HTMLElement, IScript, HTMLElement] {
+    const lastRun = h('div', { class: 'jp-scripting-last-run' }, '…');
+    const node = h(
+      'li',
+      { class: 'jp-scripting-item', 'data-script-id': script.scriptId },
+      h(
+        'div',
+        { class: 'jp-scripting-item-title' },
+        h('span', { class: 'jp-scripting-item-name' }, script.name),
+        h('span', { class: 'jp-scripting-item-version' }, `v${script.version}`)
+      ),
+      h('div', { class: 'jp-scripting-item-id', title: 'Script id' }, script.scriptId),
+      lastRun,
+      h(
+        'div',
+        { class: 'jp-scripting-item-actions' },
+        button('Run', () => this.actions.openRun(script), { title: 'Open the run dialog' }),
+        button('Logs', () => this.actions.openLogs(script), { title: 'Open the execution log' }),
+        button('Notebook', () => void this.openVersion(script), {
+          title: 'Open the notebook of a version'
+        }),
+        button('Rename', () => void this.rename(script), { title: 'Rename the script' }),
+        button('Delete', () => void this.delete(script), {
+          title: 'Delete the script, its versions and logs',
+          class: 'jp-Button jp-mod-styled jp-mod-warn jp-scripting-delete'
+        })
+      )
+    );
+    return [node, script, lastRun];
+  }
+
+  private async openVersion(script: IScript): Promise<void> {
+    let version = script.version;
+    if (script.version > 1) {
+      const result = await InputDialog.getNumber({
+        title: `Open a version of "${script.name}"`,
+        label: `Version (1–${script.version})`,
+        value: script.version
+      });
+      if (!result.button.accept || result.value === null) {
+        return;
+      }
+      version = result.value;
+    }
+    this.actions.openVersion(script, version);
+  }
+
+  private async rename(script: IScript): Promise<void> {
+    const result = await InputDialog.getText({
+      title: 'Rename script',
+      label: 'New name',
+      text: script.name,
+      okLabel: 'Rename'
+    });
+    const name = result.value?.trim();
+    if (!result.button.accept || !name || name === script.name) {
+      return;
+    }
+    try {
+      await this.client.renameScript(script.scriptId, name);
+    } catch (error) {
+      await showErrorMessage('Rename failed', describe(error, `Could not rename "${script.name}"`));
+    }
+    await this.refresh();
+  }
+
+  private async delete(script: IScript): Promise<void> {
+    const result = await showDialog({
+      title: 'Delete script',
+      body: `Delete "${script.name}" (${script.scriptId}) with all its versions and execution logs? This cannot be undone.`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!result.button.accept) {
+      return;
+    }
+    try {
+      await this.client.deleteScript(script.scriptId);
+    } catch (error) {
+      await showErrorMessage('Delete failed', describe(error, `Could not delete "${script.name}"`));
+    }
+    await this.refresh();
+  }
+
+  private message: HTMLElement;
+  private list: HTMLElement;
+}
+
+function lastRunText(execution: IExecution | undefined): (Node | string)[] {
+  if (!execution) {
+    return ['never run'];
+  }
+  return [
+    'last run ',
+    statusBadge(execution.statusCode, execution.state),
+    ` ${formatDate(execution.executionDate)}`
+  ];
+}

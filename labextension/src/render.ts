@@ -1,0 +1,95 @@
+/** Show an HTTP answer according to its content type. */
+import { IAnswer, answerText, statusLabel } from './api';
+import { formatDuration, h } from './dom';
+
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/svg+xml', 'image/webp'];
+
+function isJson(type: string): boolean {
+  return type === 'application/json' || type.endsWith('+json');
+}
+
+function isText(type: string): boolean {
+  return (
+    type.startsWith('text/') ||
+    type === '' ||
+    type === 'application/xml' ||
+    type === 'application/javascript' ||
+    type.endsWith('+xml')
+  );
+}
+
+/**
+ * The body: JSON pretty-printed, HTML in a sandboxed frame (no scripts, no same-origin
+ * access), images as images, text as text, anything else as its size.
+ */
+export function renderBody(answer: IAnswer): HTMLElement {
+  const type = answer.contentType;
+  if (answer.body.byteLength === 0) {
+    return h('div', { class: 'jp-scripting-empty' }, '(empty body)');
+  }
+  if (isJson(type)) {
+    const text = answerText(answer);
+    let pretty = text;
+    try {
+      pretty = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      // not valid JSON after all: show it as it came
+    }
+    return h('pre', { class: 'jp-scripting-body jp-scripting-body-json' }, pretty);
+  }
+  if (type === 'text/html') {
+    const frame = h('iframe', {
+      class: 'jp-scripting-body jp-scripting-body-html',
+      sandbox: '',
+      title: 'HTML answer (sandboxed)'
+    });
+    frame.srcdoc = answerText(answer);
+    return frame;
+  }
+  if (IMAGE_TYPES.includes(type)) {
+    const url = URL.createObjectURL(new Blob([answer.body], { type }));
+    const img = h('img', { class: 'jp-scripting-body jp-scripting-body-image', alt: type });
+    img.src = url;
+    return img;
+  }
+  if (isText(type)) {
+    return h('pre', { class: 'jp-scripting-body jp-scripting-body-text' }, answerText(answer));
+  }
+  return h(
+    'div',
+    { class: 'jp-scripting-body' },
+    `${answer.body.byteLength} bytes of ${type || 'unknown type'}`
+  );
+}
+
+/** Status line, server error message (if any), headers and body. */
+export function renderAnswer(answer: IAnswer, statusCode?: number | null): HTMLElement {
+  const status = statusCode ?? answer.status;
+  const kind = status < 300 ? 'ok' : status < 500 ? 'client' : 'server';
+  const headers = h('table', { class: 'jp-scripting-headers' });
+  for (const [name, value] of answer.headers) {
+    headers.append(h('tr', {}, h('th', {}, name), h('td', {}, value)));
+  }
+  return h(
+    'div',
+    { class: 'jp-scripting-answer' },
+    h(
+      'div',
+      { class: `jp-scripting-answer-status jp-scripting-status-${kind}` },
+      h('span', { class: 'jp-scripting-answer-code' }, `${status} ${statusLabel(status)}`.trim()),
+      h('span', { class: 'jp-scripting-answer-time' }, formatDuration(answer.durationMs)),
+      answer.executionId
+        ? h('span', { class: 'jp-scripting-answer-id' }, `execution ${answer.executionId}`)
+        : null
+    ),
+    answer.error
+      ? h(
+          'div',
+          { class: 'jp-scripting-error', role: 'alert' },
+          `${answer.error.message} (${answer.error.reason})`
+        )
+      : null,
+    h('details', { class: 'jp-scripting-answer-headers' }, h('summary', {}, 'Headers'), headers),
+    renderBody(answer)
+  );
+}

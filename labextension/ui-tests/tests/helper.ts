@@ -1,0 +1,147 @@
+/**
+ * The one place that knows the UI's selectors: the specs say what a user does, this
+ * class how it is done in the page.
+ */
+import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { APIRequestContext, Locator } from '@playwright/test';
+import * as path from 'path';
+
+/** Where the README's screenshots are written (committed under docs/). */
+export const SCREENSHOTS = path.resolve(__dirname, '..', '..', '..', 'docs', 'screenshots');
+/** The demo notebook of `make run`. */
+export const HELLO = path.resolve(__dirname, '..', '..', '..', 'examples', 'hello.ipynb');
+
+export class ScriptingUI {
+  constructor(readonly page: IJupyterLabPageFixture) {}
+
+  // -- publishing ----------------------------------------------------------------------
+  /** Click "Publish as script" in the notebook toolbar, name the script if asked. */
+  async publish(name?: string): Promise<{ scriptId: string; curl: string }> {
+    await this.page.locator('.jp-scripting-publish-button').first().click();
+    const dialog = this.page.locator('.jp-Dialog');
+    if (name !== undefined) {
+      await dialog.locator('input').fill(name);
+      await dialog.locator('.jp-mod-accept').click();
+    }
+    const published = this.page.locator('.jp-scripting-published');
+    await expect(published).toBeVisible();
+    return {
+      scriptId: (await published.locator('.jp-scripting-script-id').textContent()) ?? '',
+      curl: (await published.locator('.jp-scripting-curl').textContent()) ?? ''
+    };
+  }
+
+  /** The "Published" dialog's title. */
+  dialogTitle(): Locator {
+    return this.page.locator('.jp-Dialog .jp-Dialog-header');
+  }
+
+  async runFromPublishedDialog(): Promise<void> {
+    await this.page.locator('.jp-Dialog').getByRole('button', { name: 'Run…' }).click();
+  }
+
+  // -- the run dialog --------------------------------------------------------------------
+  /** The run dialog on screen. */
+  runView(): Locator {
+    return this.page.locator('.jp-scripting-run:visible');
+  }
+
+  async run(
+    options: { body?: string; method?: string; background?: boolean; headers?: string } = {}
+  ): Promise<Locator> {
+    const view = this.runView();
+    await expect(view).toBeVisible();
+    if (options.method) {
+      await view.locator('.jp-scripting-method').selectOption(options.method);
+    }
+    if (options.headers !== undefined) {
+      await view.locator('.jp-scripting-headers-input').fill(options.headers);
+    }
+    if (options.body !== undefined) {
+      await view.locator('.jp-scripting-body-input').fill(options.body);
+    }
+    await view.locator('.jp-scripting-background').setChecked(!!options.background);
+    await view.locator('.jp-scripting-run-button').click();
+    return view.locator('.jp-scripting-result');
+  }
+
+  // -- the logs view -----------------------------------------------------------------------
+  async openLogsFromRun(): Promise<Locator> {
+    await this.page
+      .locator('.jp-scripting-run:visible .jp-scripting-run-links')
+      .getByRole('button', { name: 'Logs' })
+      .click();
+    const view = this.page.locator('.jp-scripting-logs:visible');
+    await expect(view).toBeVisible();
+    return view;
+  }
+
+  logRows(): Locator {
+    return this.page.locator('.jp-scripting-logs:visible .jp-scripting-log-row');
+  }
+
+  logDetail(): Locator {
+    return this.page.locator('.jp-scripting-logs:visible .jp-scripting-log-detail');
+  }
+
+  /** Open the executed notebook of the execution shown in the logs view. */
+  async openExecutedNotebook(): Promise<Locator> {
+    await this.logDetail().locator('.jp-scripting-open-executed').click();
+    const notebook = this.page.locator('.jp-NotebookPanel.jp-scripting-read-only:visible');
+    await expect(notebook).toBeVisible();
+    return notebook;
+  }
+
+  // -- the Scripts panel ----------------------------------------------------------------
+  async openPanel(): Promise<Locator> {
+    await this.page.sidebar.openTab('jp-scripting-panel');
+    const panel = this.page.locator('#jp-scripting-panel');
+    await expect(panel).toBeVisible();
+    await panel.locator('.jp-scripting-refresh').click();
+    return panel;
+  }
+
+  panelItem(scriptId: string): Locator {
+    return this.page.locator(`#jp-scripting-panel .jp-scripting-item[data-script-id="${scriptId}"]`);
+  }
+
+  async panelAction(scriptId: string, action: string): Promise<void> {
+    await this.panelItem(scriptId).getByRole('button', { name: action, exact: true }).click();
+  }
+
+  /** Answer the open dialog: fill its input if given, then click `button`. */
+  async answerDialog(button: string, input?: string): Promise<void> {
+    const dialog = this.page.locator('.jp-Dialog');
+    await expect(dialog).toBeVisible();
+    if (input !== undefined) {
+      await dialog.locator('input').fill(input);
+    }
+    await dialog.getByRole('button', { name: button, exact: true }).click();
+    await expect(dialog).toHaveCount(0);
+  }
+
+  async screenshot(name: string): Promise<void> {
+    await this.page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+  }
+}
+
+/** Publish a notebook straight through the API (as another client would). */
+export async function publishThroughApi(
+  request: APIRequestContext,
+  name: string,
+  source: string
+): Promise<string> {
+  const notebook = {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
+    },
+    cells: [
+      { cell_type: 'code', id: 'c1', metadata: {}, execution_count: null, outputs: [], source }
+    ]
+  };
+  const response = await request.post('/scripting/script', { data: { name, notebook } });
+  expect(response.status()).toBe(201);
+  return ((await response.json()) as { scriptId: string }).scriptId;
+}

@@ -1,0 +1,59 @@
+"""The labextension's API client is tested (jest) against the shapes in
+``labextension/src/__tests__/models.json``; this keeps them the server's shapes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from jupyter_scripting.models import execution_model, script_model
+from jupyter_scripting.store.records import ExecutionRecord, ScriptRecord
+
+FIXTURES = Path(__file__).parents[1] / "labextension" / "src" / "__tests__" / "models.json"
+NOW = dt.datetime(2026, 11, 29, 10, 0, 5, tzinfo=dt.timezone.utc)
+
+
+def types_of(model: dict[str, Any]) -> dict[str, str]:
+    return {key: type(value).__name__ for key, value in model.items()}
+
+
+def test_script_shape_is_the_servers() -> None:
+    fixture = json.loads(FIXTURES.read_text(encoding="utf-8"))["script"]
+    record = ScriptRecord(fixture["scriptId"], "default", "hello", 2, NOW, NOW, None)
+    model = script_model(record)
+    assert types_of(model) == types_of(fixture)
+
+
+def test_execution_shape_is_the_servers() -> None:
+    fixture = json.loads(FIXTURES.read_text(encoding="utf-8"))["execution"]
+    record = ExecutionRecord(
+        id=fixture["executionId"],
+        script_id=fixture["scriptId"],
+        version=2,
+        tenant="default",
+        mode="sync",
+        method="POST",
+        state="finished",
+        status_code=200,
+        reason=None,
+        created_at=NOW,
+        started_at=NOW,
+        finished_at=NOW,
+        duration_ms=41.73,
+        content_type="text/plain; charset=utf-8",
+    )
+    model = execution_model(record)
+    assert types_of(model) == types_of(fixture)
+    assert model["executionDate"] == fixture["executionDate"]
+    assert model["durationMs"] == fixture["durationMs"]
+
+
+def test_error_shape_is_the_servers() -> None:
+    from jupyter_scripting.errors import ScriptNotFound
+
+    fixture = json.loads(FIXTURES.read_text(encoding="utf-8"))["error"]
+    error = ScriptNotFound("3f0c2a4e-8d1b-4c6f-9a57-0e2b7d9c1f30")
+    assert (error.message, error.reason) == (fixture["message"], fixture["reason"])
+    assert error.status == 404
