@@ -22,6 +22,7 @@ from typing import Any, Literal
 import nbformat
 from nbformat.validator import MissingIDFieldWarning, NotebookValidationError, normalize
 
+from . import metrics
 from .errors import (
     BadRequest,
     ClientDisconnected,
@@ -197,6 +198,7 @@ class ScriptingService:
             max_running=lambda: self.limits.max_background_runs,
             poll_interval=limits.queue_poll_interval,
             log=self.log,
+            observe=self._count_background,
         )
 
     async def ensure_ready(self) -> None:
@@ -346,6 +348,7 @@ class ScriptingService:
                 method=request.method,
                 node=self.node,
             )
+            metrics.SYNC_IN_FLIGHT.inc()
             try:
                 outcome = await self.runner.run(
                     notebook,
@@ -355,9 +358,12 @@ class ScriptingService:
                 )
             except asyncio.CancelledError:
                 # The caller went away: the runner has stopped the kernel; close the log.
+                metrics.record_run("sync", ClientDisconnected.reason, 0.0)
                 await asyncio.shield(self._record_disconnect(execution_id))
                 raise
-            await self._record(execution_id, outcome)
+            finally:
+                metrics.SYNC_IN_FLIGHT.dec()
+            await self._record(execution_id, outcome, "sync")
             return SyncRun(execution_id, outcome)
         finally:
             self._sync_runs[tenant] -= 1
@@ -389,6 +395,12 @@ class ScriptingService:
         await self.ensure_ready()
         return await self.store.claim_background_run(self.node, self.limits.max_background_runs)
 
+    async def _count_background(self) -> None:
+        """Update the queue's gauges (the dispatcher calls this after each round)."""
+        queued, running = await self.store.count_background()
+        metrics.BACKGROUND_QUEUED.set(queued)
+        metrics.BACKGROUND_RUNNING.set(running)
+
     async def _run_claimed(self, claimed: ClaimedRun) -> None:
         """Execute a background run taken from the queue and close its log."""
         execution_id = claimed.execution.id
@@ -403,7 +415,7 @@ class ScriptingService:
             execution_id=execution_id,
             timeout=self.effective_timeout(claimed.script_timeout, self.limits.background_timeout),
         )
-        await self._record(execution_id, outcome)
+        await self._record(execution_id, outcome, "background")
 
     async def _record_disconnect(self, execution_id: str) -> None:
         now = dt.datetime.now(dt.timezone.utc)
@@ -426,12 +438,15 @@ class ScriptingService:
             ),
         )
 
-    async def _record(self, execution_id: str, outcome: RunOutcome) -> None:
-        """Write how the run ended into its log."""
+    async def _record(self, execution_id: str, outcome: RunOutcome, mode: str) -> None:
+        """Write how the run ended into its log (and count it)."""
         if self._stopping and outcome.error is not None:
             outcome.error = RunInterrupted(
                 "The server shut down while the script ran.", execution_id=execution_id
             )
+        metrics.record_run(
+            mode, outcome.error.reason if outcome.error else None, outcome.duration_ms / 1000
+        )
         if outcome.error is not None:
             outcome.error.execution_id = execution_id
             content_type: str | None = "application/json"

@@ -16,6 +16,7 @@ from collections import deque
 from traitlets import Integer, List, Unicode
 
 from ..errors import RunNotStarted
+from ..metrics import POOL_READY
 from .kernels import KernelHandle, KernelProvider, warm_up
 
 
@@ -64,6 +65,7 @@ class KernelPool(KernelProvider):
         try:
             while ready:
                 handle = ready.popleft()
+                self._count(kernel_name)
                 if await handle.km.is_alive():
                     return handle
                 self.log.warning("Pooled %r kernel %s died; discarded", kernel_name, handle.pid)
@@ -110,6 +112,10 @@ class KernelPool(KernelProvider):
             await self.release(handle)
         else:
             self._ready.setdefault(kernel_name, deque()).append(handle)
+            self._count(kernel_name)
+
+    def _count(self, kernel_name: str) -> None:
+        POOL_READY.labels(kernelspec=kernel_name).set(self.ready_count(kernel_name))
 
     async def shutdown(self) -> None:
         """Stop refilling, then kill every kernel, pooled ones included."""
@@ -117,5 +123,7 @@ class KernelPool(KernelProvider):
         for task in list(self._refills):
             task.cancel()
         await asyncio.gather(*self._refills, return_exceptions=True)
+        for kernel_name in self._ready:
+            POOL_READY.labels(kernelspec=kernel_name).set(0)
         self._ready.clear()
         await super().shutdown()

@@ -28,8 +28,10 @@ class BackgroundDispatcher:
         max_running: Callable[[], int],
         poll_interval: float,
         log: logging.Logger,
+        observe: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._claim = claim
+        self._observe = observe
         self._execute = execute
         self.max_running = max_running
         self.poll_interval = poll_interval
@@ -58,6 +60,8 @@ class BackgroundDispatcher:
                     task = asyncio.ensure_future(self._execute(claimed))
                     self.running.add(task)
                     task.add_done_callback(self._done)
+                if self._observe is not None:
+                    await self._observe()  # e.g. the queue's metrics
             except Exception:
                 # The store failed: the runs stay queued; try again at the next poll.
                 self.log.exception("Could not take background runs from the queue")
