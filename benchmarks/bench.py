@@ -323,18 +323,24 @@ def idle_kernel_uss(server_pid: int, expected: int) -> float | None:
     return statistics.mean(sizes) if sizes else None
 
 
-def bench_scripting(
-    args: argparse.Namespace, mode: str, pool: int, fork: bool, work: Path
-) -> Result:
-    result = Result("jupyter_scripting", mode)
-    home = Path(tempfile.mkdtemp(prefix="scripting-", dir=work))
-    port = free_port()
-    env = {
+def jupyter_env(home: Path, **extra: str) -> dict[str, str]:
+    """This environment with Jupyter's directories inside ``home`` (nothing of the user's)."""
+    return {
         **os.environ,
+        **extra,
         "JUPYTER_DATA_DIR": str(home / "data"),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
     }
+
+
+def bench_scripting(
+    args: argparse.Namespace, mode: str, pool: int | None, fork: bool, work: Path
+) -> Result:
+    result = Result("jupyter_scripting", mode)
+    home = Path(tempfile.mkdtemp(prefix="scripting-", dir=work))
+    port = free_port()
+    env = jupyter_env(home)
     argv = [
         sys.executable,
         "-m",
@@ -399,13 +405,7 @@ def bench_kernel_gateway(args: argparse.Namespace, prespawn: int, work: Path) ->
     (home / "hello_kg.ipynb").write_text(json.dumps(KG_NOTEBOOK))
     port = free_port()
     bindir = Path(args.reference_python).parent
-    env = {
-        **os.environ,
-        "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-    }
+    env = jupyter_env(home, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     argv = [
         args.reference_python,
         "-m",
@@ -491,12 +491,7 @@ def bench_papermill(args: argparse.Namespace, work: Path) -> Result:
     home = Path(tempfile.mkdtemp(prefix="papermill-", dir=work))
     (home / "hello_pm.ipynb").write_text(json.dumps(PAPERMILL_NOTEBOOK))
     bindir = Path(args.reference_python).parent
-    args.papermill_env = {
-        **os.environ,
-        "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "JUPYTER_DATA_DIR": str(home / "data"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-    }
+    args.papermill_env = jupyter_env(home, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     client = PapermillClient(args, home)
     client.call()  # warm the disk cache
     for _ in range(args.papermill_runs):
