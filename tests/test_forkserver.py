@@ -161,3 +161,29 @@ async def test_other_kernelspecs_are_spawned(jp_asyncio_loop, tmp_path):
     finally:
         await kernels.shutdown()
     assert gone(handle.pid)
+
+
+async def test_a_bare_interpreter_name_is_the_one_on_path(jp_asyncio_loop, tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "scripting-test-python"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    spec_dir = tmp_path / "kernels" / "bare"
+    spec_dir.mkdir(parents=True)
+    argv = [wrapper.name, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "bare name", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    kernels = KernelProvider(
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]),
+        fork_kernelspecs=["bare"],
+    )
+    handle = await kernels.start_kernel("bare")
+    try:
+        zygote_pid = ForkServer.for_python(str(wrapper)).pid
+        assert zygote_pid is not None  # a zygote of that interpreter, not of the server's
+        assert handle.pid is not None
+        assert psutil.Process(handle.pid).ppid() == zygote_pid
+    finally:
+        await kernels.shutdown()

@@ -31,10 +31,10 @@ import logging
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
-import sys
 from typing import Any, ClassVar
 
 from jupyter_client.connect import KernelConnectionInfo
@@ -290,9 +290,9 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
             return await super().launch_kernel(cmd, **kwargs)
         env = dict(kwargs.get("env") or os.environ)
         cwd = str(kwargs.get("cwd") or os.getcwd())
-        python = cmd[0]
-        if python in ("python", "python3") or os.path.basename(python) == python:
-            python = sys.executable if python.startswith("python") else python
+        # jupyter_client already made "python"/"python3.X" this interpreter; another bare
+        # name is the one on PATH, as spawning it would find (one zygote per interpreter).
+        python = cmd[0] if os.path.isabs(cmd[0]) else (shutil.which(cmd[0]) or cmd[0])
         try:
             pid = await ForkServer.for_python(python).fork(argv, env, cwd)
         except ForkFailed as e:
