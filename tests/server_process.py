@@ -110,6 +110,12 @@ class ServerProcess:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
+    def log_entries(self, script_id: str) -> list[dict[str, Any]]:
+        """The script's execution log (latest version), newest first."""
+        status, body = self.call(f"scripting/log/script/{script_id}?limit=1000")
+        assert status == 200, body
+        return list(json.loads(body)["filteredLogs"])
+
     def publish(self, notebook: dict[str, Any], name: str = "script") -> str:
         status, body = self.call("scripting/script", "POST", {"name": name, "notebook": notebook})
         assert status == 201, body

@@ -142,16 +142,21 @@ def test_only_ipykernel_commands_are_forked():
     assert forkable_argv(["R", "--slave", "-e", "IRkernel::main()", "--args", "c"]) is None
 
 
-async def test_other_kernelspecs_are_spawned(jp_asyncio_loop, tmp_path):
-    spec_dir = tmp_path / "kernels" / "devmode"
+def provider_with_kernelspec(tmp_path: Path, name: str, argv: list[str]) -> KernelProvider:
+    """A provider that knows one kernelspec ``name`` (listed for forking) running ``argv``."""
+    spec_dir = tmp_path / "kernels" / name
     spec_dir.mkdir(parents=True)
-    argv = [sys.executable, "-X", "dev", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec = {"argv": argv, "display_name": "dev mode", "language": "python"}
+    spec = {"argv": argv, "display_name": name, "language": "python"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    kernels = KernelProvider(
+    return KernelProvider(
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]),
-        fork_kernelspecs=["devmode"],
+        fork_kernelspecs=[name],
     )
+
+
+async def test_other_kernelspecs_are_spawned(jp_asyncio_loop, tmp_path):
+    argv = [sys.executable, "-X", "dev", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernels = provider_with_kernelspec(tmp_path, "devmode", argv)
     handle = await kernels.start_kernel("devmode")
     try:
         assert isinstance(handle.km.provisioner, ForkServerProvisioner)
@@ -170,15 +175,8 @@ async def test_a_bare_interpreter_name_is_the_one_on_path(jp_asyncio_loop, tmp_p
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    spec_dir = tmp_path / "kernels" / "bare"
-    spec_dir.mkdir(parents=True)
     argv = [wrapper.name, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec = {"argv": argv, "display_name": "bare name", "language": "python"}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    kernels = KernelProvider(
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]),
-        fork_kernelspecs=["bare"],
-    )
+    kernels = provider_with_kernelspec(tmp_path, "bare", argv)
     handle = await kernels.start_kernel("bare")
     try:
         zygote_pid = ForkServer.for_python(str(wrapper)).pid

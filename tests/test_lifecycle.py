@@ -31,12 +31,6 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         process.stop()
 
 
-def log_entries(server: ServerProcess, script_id: str) -> list[dict]:
-    status, body = server.call(f"scripting/log/script/{script_id}?limit=100")
-    assert status == 200, body
-    return list(json.loads(body)["filteredLogs"])
-
-
 def test_sigterm_after_runs_shuts_down_cleanly(server: ServerProcess) -> None:
     hello = server.publish(load_notebook("hello"), name="hello")
     for name in ("a", "b", "c"):
@@ -57,7 +51,7 @@ def test_sigterm_after_runs_shuts_down_cleanly(server: ServerProcess) -> None:
     deadline = time.monotonic() + 30
     # Warm kernels and the fork server's zygote exist before any run: wait for the slow
     # run itself to be under way (in its log), then for its cell to be executing.
-    while not any(entry["state"] == "running" for entry in log_entries(server, slow)):
+    while not any(entry["state"] == "running" for entry in server.log_entries(slow)):
         assert time.monotonic() < deadline, "the in-flight run never started"
         time.sleep(0.1)
     time.sleep(1.0)

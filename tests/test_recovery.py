@@ -32,12 +32,6 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         process.stop()
 
 
-def log_entries(server: ServerProcess, script_id: str) -> list[dict]:
-    status, body = server.call(f"scripting/log/script/{script_id}?limit=1000")
-    assert status == 200, body
-    return list(json.loads(body)["filteredLogs"])
-
-
 def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
@@ -58,7 +52,7 @@ def test_kill_9_then_restart_loses_nothing(server: ServerProcess) -> None:
         accepted.append(json.loads(body)["executionId"])
     # One runs (the limit is 1), four wait in the queue.
     wait_for(
-        lambda: any(e["state"] == "running" for e in log_entries(server, script_id)),
+        lambda: any(e["state"] == "running" for e in server.log_entries(script_id)),
         30,
         "a running background run",
     )
@@ -72,7 +66,7 @@ def test_kill_9_then_restart_loses_nothing(server: ServerProcess) -> None:
     server.start()
 
     def all_ended() -> list[dict] | None:
-        entries = log_entries(server, script_id)
+        entries = server.log_entries(script_id)
         return entries if all(e["state"] in ("finished", "failed") for e in entries) else None
 
     done = wait_for(all_ended, 90, "every accepted run to end in the log")
@@ -98,7 +92,7 @@ def test_sigterm_lets_sync_runs_finish_and_keeps_the_queue(server: ServerProcess
         status, body = server.call(f"scripting/script/{slow}/background", "POST", {})
         queued.append(json.loads(body)["executionId"])
     wait_for(
-        lambda: any(e["state"] == "running" for e in log_entries(server, blocker)),
+        lambda: any(e["state"] == "running" for e in server.log_entries(blocker)),
         30,
         "the blocking background run to start",
     )
@@ -109,7 +103,7 @@ def test_sigterm_lets_sync_runs_finish_and_keeps_the_queue(server: ServerProcess
     in_flight.start()
     wait_for(
         lambda: any(
-            e["state"] == "running" and e["mode"] == "sync" for e in log_entries(server, slow)
+            e["state"] == "running" and e["mode"] == "sync" for e in server.log_entries(slow)
         ),
         30,
         "the synchronous run to start",
@@ -123,10 +117,10 @@ def test_sigterm_lets_sync_runs_finish_and_keeps_the_queue(server: ServerProcess
 
     # The queued runs were kept and run now; the blocker (past the grace) was interrupted.
     def queued_ran() -> list[dict] | None:
-        entries = [e for e in log_entries(server, slow) if e["mode"] == "background"]
+        entries = [e for e in server.log_entries(slow) if e["mode"] == "background"]
         return entries if all(e["state"] == "finished" for e in entries) else None
 
     entries = wait_for(queued_ran, 90, "the queued runs to run after the restart")
     assert sorted(e["executionId"] for e in entries) == sorted(queued)
-    (blocked,) = log_entries(server, blocker)
+    (blocked,) = server.log_entries(blocker)
     assert (blocked["statusCode"], blocked["state"]) == (500, "failed")
