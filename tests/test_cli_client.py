@@ -13,10 +13,15 @@ import os
 import pty
 import re
 import select
+import shutil
+import signal
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -389,11 +394,20 @@ def test_keys_through_the_server_and_the_environment(cli: Cli) -> None:
 
     # The key, from the environment instead of options, lists the scripts.
     env = cli.env(JUPYTER_SCRIPTING_URL=cli.url + "/", JUPYTER_SCRIPTING_TOKEN=key)
-    assert cli.ok("list", server=False, env=env).text.startswith("ID")
+    script = cli.server.publish(load_notebook("nothing"), name="seen-with-a-key")
+    assert script in cli.ok("list", server=False, env=env).text
     listing = cli.ok("key", "list", "--json").stdout
     assert key_id in [k["keyId"] for k in json.loads(listing)["keys"]]
     assert "--tenant" in cli.fails("key", "create", "--user", "x", "--role", "admin",
                                    "--tenant", "other", code=2)  # fmt: skip
+
+    # A runner key may run scripts but not read logs: 403, and why.
+    runner = cli.ok("key", "create", "--user", "bot", "--role", "runner").text.splitlines()[-1]
+    runner_env = cli.env(JUPYTER_SCRIPTING_URL=cli.url, JUPYTER_SCRIPTING_TOKEN=runner)
+    message = cli.fails("logs", "00000000-0000-4000-8000-000000000000", server=False,
+                        env=runner_env)  # fmt: skip
+    assert message.startswith("jupyter scripting: 403 "), message
+    assert "role" in message
 
     revoked = cli.ok("key", "revoke", key_id).text
     assert f"API key {key_id} of user 'ada' of tenant 'default' is revoked (since " in revoked
@@ -443,3 +457,77 @@ def test_finds_the_one_running_server(cli: Cli) -> None:
     assert "scripts" in json.loads(done.stdout)
     # The client commands start fast: no server, database or traitlets machinery.
     assert "IMPORTED []" in done.stderr.decode(), done.stderr
+
+
+def test_ctrl_c_stops_waiting_but_not_the_run(cli: Cli, tmp_path: Path) -> None:
+    slow = notebook_file(tmp_path / "slower.ipynb", "import time\ntime.sleep(5)\nprint('done')")
+    script = json.loads(cli.ok("publish", str(slow), "--json").stdout)["scriptId"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_scripting.cli", "run", script, "--background",
+         "--wait", "--url", cli.url, "--token", TOKEN],
+        env=cli.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    first = process.stderr.readline().decode()  # the first progress line: it is waiting
+    assert re.search(r"^Execution \S+: (queued|running) \(", first), first
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=COMMAND_TIMEOUT)
+    assert process.returncode == 130, (stdout, stderr)
+    message = stderr.decode()
+    assert "Traceback" not in message
+    assert "Stopped waiting" in message
+    execution = first.split()[1].rstrip(":")
+    assert f"jupyter scripting logs {script} {execution}" in message
+    still = cli.ok("logs", script, execution)
+    assert still.stdout == b""
+    assert f"Execution {execution} is running: it has no content yet." in still.stderr
+    finished(cli.server, script, execution)  # the run went on
+    assert cli.ok("logs", script, execution).stdout == b"done"
+
+
+class TlsServerProcess(ServerProcess):
+    """The server on https, with a self-signed certificate for 127.0.0.1."""
+
+    def __init__(self, home: Path, cert: Path, key: Path) -> None:
+        super().__init__(home, f"--ServerApp.certfile={cert}", f"--ServerApp.keyfile={key}")
+        self.context = ssl.create_default_context(cafile=str(cert))
+
+    def call(self, path: str, method: str = "GET", body: Any = None, timeout: float = 60,
+             headers: dict[str, str] | None = None) -> tuple[int, bytes]:  # fmt: skip
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{self.port}/{path}",
+            method=method,
+            headers={"Authorization": f"token {TOKEN}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=self.context) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+
+def test_https(tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    (tmp_path / "home").mkdir()
+    server = TlsServerProcess(tmp_path / "home", cert, key)
+    server.start()
+    try:
+        cli = Cli(server, tmp_path)
+        cli.url = f"https://127.0.0.1:{server.port}"
+        message = cli.fails("list", code=3)
+        assert f"Could not reach the server at {cli.url}: TLS certificate not trusted" in message
+        assert "--insecure" in message
+        # Trusted (the system's way: SSL_CERT_FILE), or not checked at all.
+        assert cli.ok("list", env=cli.env(SSL_CERT_FILE=str(cert))).text.startswith("No scripts")
+        assert cli.ok("list", "--insecure").text.startswith("No scripts")
+    finally:
+        server.stop()
