@@ -262,6 +262,14 @@ def test_run_synchronously(cli: Cli, tmp_path: Path) -> None:
     assert seen["content_type"] == "text/csv"
     assert seen["text"] == "a,b\n1,2\n"
     assert {k.lower(): v for k, v in seen["headers"].items()}["x-trace"] == "abc 1"
+    # --data that is not JSON is sent as text by default.
+    answer = json.loads(cli.ok("run", echo, "--data", "plain words", "--json").stdout)
+    seen = json.loads(answer["body"])
+    assert (seen["method"], seen["content_type"], seen["text"]) == (
+        "POST",
+        "text/plain",
+        "plain words",
+    )
 
 
 def test_run_binary_answers(cli: Cli, tmp_path: Path) -> None:
@@ -457,6 +465,8 @@ def test_finds_the_one_running_server(cli: Cli) -> None:
     assert "scripts" in json.loads(done.stdout)
     # The client commands start fast: no server, database or traitlets machinery.
     assert "IMPORTED []" in done.stderr.decode(), done.stderr
+    # --url without a token: the token of the running server at that URL.
+    assert cli.ok("list", "--url", cli.url, server=False, env=env).text
 
 
 def test_ctrl_c_stops_waiting_but_not_the_run(cli: Cli, tmp_path: Path) -> None:

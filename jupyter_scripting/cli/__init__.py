@@ -30,8 +30,8 @@ def _dispatch(argv: list[str]) -> int:
     if word == "key" and not uses_server(argv):
         if index > 0:
             raise UsageError(
-                "Options before `key` are for a server: give --url (or write them after the "
-                "key command)."
+                "Write the options after the key command (e.g. jupyter scripting key list "
+                "--json); --url URL makes it go through a server."
             )
         from .store import run_store_key_command
 

@@ -23,6 +23,7 @@ from email.message import Message
 from http import HTTPStatus
 from typing import Any
 
+from .._version import __version__
 from .output import EXIT_ERROR, EXIT_UNREACHABLE, CommandError, UsageError
 
 URL_ENV = "JUPYTER_SCRIPTING_URL"
@@ -207,7 +208,11 @@ class Client:
         """Send a request; its answer whatever the status. ``ServerUnreachable`` when no
         answer came (refused, unknown host, TLS failure, no answer within the timeout)."""
         url = self.endpoint(*parts, query=query)
-        all_headers = {"Accept-Encoding": "identity", **(headers or {})}
+        all_headers = {
+            "User-Agent": f"jupyter-scripting/{__version__}",
+            "Accept-Encoding": "identity",
+            **(headers or {}),
+        }
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(url, data=body, method=method, headers=all_headers)
@@ -341,12 +346,14 @@ def choose_server(url: str | None, token: str | None) -> ServerChoice:
     else the one running Jupyter server of this user (its URL and token)."""
     env_url = os.environ.get(URL_ENV) or None
     env_token = os.environ.get(TOKEN_ENV) or os.environ.get(JUPYTER_TOKEN_ENV) or None
-    if url is not None:
-        base, url_token = normalise_url(url, "--url")
-        return ServerChoice(base, token or url_token or env_token, "--url")
-    if env_url is not None:
-        base, url_token = normalise_url(env_url, URL_ENV)
-        return ServerChoice(base, token or url_token or env_token, URL_ENV)
+    given = (url, "--url") if url is not None else (env_url, URL_ENV)
+    if given[0] is not None:
+        base, url_token = normalise_url(given[0], given[1])
+        chosen = token or url_token or env_token
+        if chosen is None:
+            # A server of this user at that URL (e.g. `make run`'s): its token.
+            chosen = next((str(s.get("token") or "") or None for s in _servers_at(base)), None)
+        return ServerChoice(base, chosen, given[1])
     servers = [s for s in running_servers() if str(s["url"]).startswith(("http://", "https://"))]
     if len(servers) == 1:
         base, url_token = normalise_url(str(servers[0]["url"]), "the running server's URL")
@@ -362,3 +369,16 @@ def choose_server(url: str | None, token: str | None) -> ServerChoice:
         f"No server given and {len(servers)} Jupyter servers are running ({urls}): "
         f"choose one with --url URL (or {URL_ENV})."
     )
+
+
+def _servers_at(base: str) -> list[dict[str, Any]]:
+    try:
+        servers = running_servers()
+    except Exception:  # no runtime directory to look in: nothing found
+        return []
+    return [
+        s
+        for s in servers
+        if str(s["url"]).startswith(("http://", "https://"))
+        and normalise_url(str(s["url"]), "a server's URL")[0] == base
+    ]

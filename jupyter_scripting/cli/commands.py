@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=summary,
             description=description,
-            epilog=(epilog + "\n" if epilog else "") + EXIT_CODES,
+            epilog=(epilog + "\n\n" if epilog else "") + EXIT_CODES,
             formatter_class=formatter,
             parents=[common],
         )
@@ -227,7 +227,6 @@ progress display on stderr), then prints its answer like a synchronous run.""",
     )
     run.add_argument(
         "--query",
-        "-q",
         action="append",
         default=[],
         metavar="NAME=VALUE",
@@ -637,7 +636,7 @@ def follow(args: argparse.Namespace, client: Client, execution_id: str) -> int:
                 if answer.status != 202:
                     break
                 state = str(answer.json().get("state") or state)
-                interval = min(interval * 1.5, 2.0)
+                interval = min(interval * 1.5, 1.0)
                 next_poll = time.monotonic() + interval
             if not quiet:
                 progress.update(state)
