@@ -467,6 +467,9 @@ def test_finds_the_one_running_server(cli: Cli) -> None:
     assert "IMPORTED []" in done.stderr.decode(), done.stderr
     # --url without a token: the token of the running server at that URL.
     assert cli.ok("list", "--url", cli.url, server=False, env=env).text
+    # The URL Jupyter prints to open JupyterLab: its base URL and its token.
+    opened = f"{cli.url}/lab?token={TOKEN}"
+    assert cli.ok("list", "--url", opened, server=False).text
 
 
 def test_ctrl_c_stops_waiting_but_not_the_run(cli: Cli, tmp_path: Path) -> None:

@@ -292,14 +292,20 @@ class ServerChoice:
 
 
 def normalise_url(url: str, where: str) -> tuple[str, str | None]:
-    """The base URL without trailing slash nor query, and a ``?token=`` it carried."""
+    """The base URL without trailing slash nor query, and a ``?token=`` it carried (the
+    URL Jupyter prints, ``…/lab?token=…``, gives its base URL and its token)."""
     parsed = urllib.parse.urlsplit(url.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise UsageError(
             f"{where}: {url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8888)."
         )
     token = urllib.parse.parse_qs(parsed.query).get("token", [None])[0]
-    base = urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, parsed.path.rstrip("/"), "", ""))
+    path = parsed.path.rstrip("/")
+    if token is not None:
+        # What Jupyter prints to open it (…/lab?token=…, …/tree?token=…): its base URL.
+        for page in ("/lab", "/tree"):
+            path = path.removesuffix(page)
+    base = urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
     return base, token
 
 
