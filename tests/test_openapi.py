@@ -159,11 +159,15 @@ class Checker:
 async def test_live_answers_conform(api, jp_auth_header) -> None:
     check = Checker(api, jp_auth_header)
     hello = notebook_of('name = request.json()["name"]\nprint(f"Hello {name}!")')
-    body = json.dumps({"name": "hello", "notebook": hello}).encode()
+
+    async def create(name: str, notebook: dict[str, Any]) -> str:
+        body = json.dumps({"name": name, "notebook": notebook}).encode()
+        return str(
+            body_json(await check("POST", "scripting/script", body=body, expect=201))["scriptId"]
+        )
 
     # Scripts.
-    created = body_json(await check("POST", "scripting/script", body=body, expect=201))
-    sid = created["scriptId"]
+    sid = await create("hello", hello)
     await check("POST", "scripting/script?name=bare", body=json.dumps(hello).encode(), expect=201)
     await check("POST", "scripting/script", body=b"{not json", expect=400)
     await check("POST", "scripting/script", body=b'{"name": "x", "notebook": {}}', expect=400)
@@ -194,25 +198,9 @@ async def test_live_answers_conform(api, jp_auth_header) -> None:
     await check("POST", f"scripting/script/{sid}/run", body=big, expect=413)
     filler = {f"X-Filler-{i}": "a" * 1000 for i in range(20)}
     await check("GET", f"scripting/script/{sid}/run", headers=filler, expect=431)
-    nothing = notebook_of("x = 1")
-    quiet = body_json(
-        await check(
-            "POST",
-            "scripting/script",
-            body=json.dumps({"name": "quiet", "notebook": nothing}).encode(),
-            expect=201,
-        )
-    )["scriptId"]
+    quiet = await create("quiet", notebook_of("x = 1"))
     await check("GET", f"scripting/script/{quiet}/run", expect=204)
-    slow = notebook_of("import time\ntime.sleep(30)")
-    slow_id = body_json(
-        await check(
-            "POST",
-            "scripting/script",
-            body=json.dumps({"name": "slow", "notebook": slow}).encode(),
-            expect=201,
-        )
-    )["scriptId"]
+    slow_id = await create("slow", notebook_of("import time\ntime.sleep(30)"))
     await check("PATCH", f"scripting/script/{slow_id}", body=b'{"timeout": 0.5}', expect=200)
     await check("GET", f"scripting/script/{slow_id}/run", expect=504)
 
