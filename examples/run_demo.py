@@ -39,7 +39,7 @@ DEMOS = {
     "chart": HERE / "chart.ipynb",
     "slow_job": HERE / "slow_job.ipynb",
 }
-#: How each demo is called: (route, curl options, what it answers).
+#: How each demo is called: (route and query, curl options, what it answers).
 USAGE = {
     "hello": (
         "run",
@@ -49,14 +49,18 @@ USAGE = {
     "json_api": (
         "run",
         """-X POST -H "Content-Type: application/json" -d '{"value": 21.5, "unit": "C"}'""",
-        'JSON; 422 with a message on bad input, e.g. -d \'{"value": "hot"}\'',
+        """the temperature in C, F and K as JSON; 422 JSON on bad input (-d '{"value": "hot"}')""",
     ),
-    "html_report": ("run", "", "an HTML page; try ?principal=2500&rate=3.5&years=5"),
-    "chart": ("run", '-H "Accept: image/png" -o chart.png', "a PNG bar chart; try ?values=4,8,15"),
+    "html_report": ("run?principal=2500&rate=3.5&years=5", "", "an HTML page with a table"),
+    "chart": (
+        "run?values=4,8,15,16,23,42",
+        '-H "Accept: image/png" -o chart.png',
+        "a PNG bar chart (SVG without Accept)",
+    ),
     "slow_job": (
-        "background",
+        "background?seconds=5",
         "-X POST",
-        "202 and an executionId; the result in its log after ~5 s (?seconds=N, at most 30)",
+        "202 {executionId}; its result in .../log/script/<id>/execution/<executionId>",
     ),
 }
 START_TIMEOUT = 120.0
@@ -108,11 +112,13 @@ def usage(base: str, ids: dict[str, str]) -> str:
     lines = []
     for name, script_id in ids.items():
         route, options, answers = USAGE[name]
-        curl = " ".join(part for part in ("curl", options) if part)
+        url = f"{base}scripting/script/{script_id}/{route}"
         lines += [
-            f' "{name}" ({script_id}) answers {answers}:',
-            f'   {curl} -H "Authorization: token $TOKEN" \\',
-            f"        {base}scripting/script/{script_id}/{route}",
+            f" {name} ({script_id}): {answers}",
+            "   "
+            + " ".join(["curl", '-H "Authorization: token $TOKEN"', options]).rstrip()
+            + " \\",
+            f'        "{url}"' if "?" in url else f"        {url}",
             "",
         ]
     return "\n".join(lines)
