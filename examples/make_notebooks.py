@@ -20,7 +20,7 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 CALLING = """\
 `$BASE` is the server's URL, `$TOKEN` its token, `$ID` the script's id (`make run` prints all
 three; the Scripts panel shows the id). In a Binder terminal:
-`export BASE=http://127.0.0.1:8888$JUPYTERHUB_SERVICE_PREFIX TOKEN=$JUPYTERHUB_API_TOKEN`."""
+`export BASE=http://127.0.0.1:8888${JUPYTERHUB_SERVICE_PREFIX%/} TOKEN=$JUPYTERHUB_API_TOKEN`."""
 
 HELLO = (
     """\
