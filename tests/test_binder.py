@@ -249,6 +249,14 @@ def test_the_scripts_panel_opens_in_the_default_workspace(binder: Binder) -> Non
     assert left == {"collapsed": False, "current": PANEL_RESTORER_NAME}
 
 
+def test_jupyterlab_asks_no_question_about_news(binder: Binder) -> None:
+    settings = binder.call("lab/api/settings/@jupyterlab/apputils-extension:notification")
+    assert settings.status == 200, settings.body
+    properties = settings.json()["schema"]["properties"]
+    assert properties["fetchNews"]["default"] == "false"
+    assert properties["checkForUpdates"]["default"] is False
+
+
 def test_the_five_demos_are_published(binder: Binder) -> None:
     scripts = binder.call("scripting/script").json()["scripts"]
     assert {s["name"] for s in scripts} == DEMOS
