@@ -266,7 +266,7 @@ except ValueError:
     """\
 if not 0 <= requested < math.inf:
     response.status = 422
-    response.json({"message": f"seconds must be a number from 0 to {MAX_SECONDS:g}, not {raw!r}"})
+    response.json({"message": f"seconds must be a number, 0 or more, not {raw!r}"})
 else:
     seconds = min(requested, MAX_SECONDS)
     steps = max(1, math.ceil(seconds))

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,6 +20,7 @@ import pytest
 
 from .conftest import Fetch
 from .helpers import body_json
+from .server_process import ServerProcess
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 DEMOS = ("hello", "json_api", "html_report", "chart", "slow_job")
@@ -203,6 +207,39 @@ async def test_slow_job_in_the_background(api: Fetch, publish: Publish) -> None:
 
 async def test_slow_job_answers_422_on_bad_seconds(api: Fetch, publish: Publish) -> None:
     script_id = await publish(example("slow_job"), "slow-job")
-    answer = await run(api, script_id, params={"seconds": "-1"})
-    assert answer.code == 422
-    assert body_json(answer) == {"message": "seconds must be a number from 0 to 30, not '-1'"}
+    for seconds in ("-1", "soon", "nan"):
+        answer = await run(api, script_id, params={"seconds": seconds})
+        assert answer.code == 422
+        assert body_json(answer) == {
+            "message": f"seconds must be a number, 0 or more, not {seconds!r}"
+        }
+
+
+def test_publish_only_publishes_every_demo_once_by_name(tmp_path: Path) -> None:
+    """What Binder's postBuild runs: a temporary server publishes into the default store and
+    is gone afterwards; run again, it makes new versions of the same scripts, not copies."""
+    env = {
+        **os.environ,
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
+    command = [sys.executable, str(EXAMPLES / "run_demo.py"), "--publish-only"]
+    printed = []
+    for _ in range(2):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=100)
+        assert done.returncode == 0, done.stdout + done.stderr
+        printed.append(done.stdout)
+    assert printed[0] == printed[1]  # the same names and ids
+    assert printed[0].startswith("Published 5 demo scripts into the default store:")
+
+    server = ServerProcess(tmp_path)  # the same data directory, so the same default store
+    try:
+        server.start()
+        status, body = server.call("scripting/script")
+        assert status == 200
+        scripts = json.loads(body)["scripts"]
+        assert {s["name"]: s["version"] for s in scripts} == dict.fromkeys(DEMOS, 2)
+        assert all(s["scriptId"] in printed[0] for s in scripts)
+    finally:
+        server.stop()
