@@ -232,6 +232,9 @@ def test_publish_only_publishes_every_demo_once_by_name(tmp_path: Path) -> None:
         printed.append(done.stdout)
     assert printed[0] == printed[1]  # the same names and ids
     assert printed[0].startswith("Published 5 demo scripts into the default store:")
+    # A server removes its jpserver-<pid>.json when it has shut down: none is left running.
+    assert not list((tmp_path / "runtime").glob("jpserver-*.json"))
+    assert (tmp_path / "data" / "scripting" / "jupyter_scripting.sqlite").is_file()
 
     server = ServerProcess(tmp_path)  # the same data directory, so the same default store
     try:
