@@ -18,6 +18,7 @@ from .execution.runner import Runner
 from .handlers.base import NotFoundHandler, widen_header_limit
 from .handlers.keys import KeyHandler, KeysHandler
 from .handlers.logs import ExecutionHandler, ExecutionNotebookHandler, LogHandler
+from .handlers.openapi import OpenApiHandler
 from .handlers.runs import BackgroundHandler, RunHandler
 from .handlers.scripts import NotebookHandler, ScriptHandler, ScriptsHandler
 from .paths import default_database_url
@@ -236,6 +237,7 @@ class ScriptingApp(ExtensionApp):
                 (rf"/scripting/key/{_ID}/?", KeyHandler),
                 (rf"{execution}/?", ExecutionHandler),
                 (rf"{execution}/notebook/?", ExecutionNotebookHandler),
+                (r"/scripting/openapi.json", OpenApiHandler),
                 (r"/scripting(?:/.*)?", NotFoundHandler),
             ]
         )

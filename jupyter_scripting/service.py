@@ -123,6 +123,10 @@ def validate_notebook(notebook: object) -> str:
         raise BadRequest(
             f"Only nbformat 4 notebooks are accepted (got nbformat={notebook.get('nbformat')!r})."
         )
+    minor = notebook.get("nbformat_minor")
+    if not isinstance(minor, int) or isinstance(minor, bool) or minor < 0:
+        # nbformat itself asserts this (an AssertionError, not a validation error).
+        raise BadRequest(f"nbformat_minor must be a non-negative integer (got {minor!r}).")
     try:
         with warnings.catch_warnings():
             # Missing cell ids are added by normalize(); nothing to warn anyone about.
@@ -144,9 +148,14 @@ def parse_script_body(
     """(name, notebook JSON) from a create/update body: ``{"name", "notebook"}`` or a bare
     notebook with the name in ``?name=``. Without ``name_required`` a missing name is None."""
     payload = parse_json(body)
+    if name_argument is not None:
+        # Checked even when the body names the script: a bad parameter is never ignored.
+        validate_name(name_argument)
     if not isinstance(payload, dict):
         raise BadRequest('The body must be a JSON object: {"name": ..., "notebook": {...}}.')
     if "notebook" in payload:
+        if "name" in payload and payload["name"] is None:
+            raise BadRequest('"name" must be a string (leave it out to keep the name).')
         name, notebook = payload.get("name", name_argument), payload["notebook"]
     elif "cells" in payload or "nbformat" in payload:
         name, notebook = name_argument, payload

@@ -124,14 +124,16 @@ def created_key(result: Result) -> str:
 # -- help ---------------------------------------------------------------------------
 def test_help(cli: Cli) -> None:
     top = cli.ok("--help")
-    assert "key" in top.stdout
+    for command in ("publish", "list", "run", "logs", "key"):
+        assert command in top.stdout
+    assert "exit status" in top.stdout
     key = cli.ok("key", "--help")
     for command in ("create", "list", "revoke"):
         assert command in key.stdout
     create = cli.ok("key", "create", "--help")
     for option in ("--tenant", "--user", "--role", "--json"):
         assert option in create.stdout
-    assert "Give a subcommand" in cli.fails("key")
+    assert "Give a subcommand" in cli.fails("key", code=2)
 
 
 def test_jupyter_dispatches_to_the_installed_command(cli: Cli) -> None:
@@ -263,10 +265,12 @@ def test_the_extension_config_file_is_the_servers() -> None:
 
 # -- failures -------------------------------------------------------------------------------
 def test_bad_arguments_fail_cleanly(cli: Cli) -> None:
-    message = cli.fails("key", "create", "--user", "ada", "--role", "owner")
+    # Usage errors: exit status 2, like the client commands'.
+    message = cli.fails("key", "create", "--user", "ada", "--role", "owner", code=2)
     assert "role" in message
     assert "admin" in message
-    assert "--role" in cli.fails("key", "create", "--user", "ada")
+    assert "--role" in cli.fails("key", "create", "--user", "ada", code=2)
+    assert "KEY_ID" in cli.fails("key", "revoke", code=2)
     assert not cli.default_database.exists()  # nothing was opened
 
 

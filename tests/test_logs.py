@@ -84,6 +84,17 @@ async def test_logs_show_the_latest_version_only_after_an_edit(api, publish):
     assert content.body == b"Hello John Smith!"
 
 
+async def test_content_of_a_run_that_answered_nothing_is_204(api, publish):
+    script_id = await publish("nothing")
+    run = await api("scripting", "script", script_id, "run")
+    assert run.code == 204
+    execution = run.headers["X-Execution-Id"]
+    content = await api("scripting", "log", "script", script_id, "execution", execution)
+    assert content.code == 204
+    assert content.body == b""
+    assert content.headers["X-Execution-Status"] == "204"
+
+
 async def test_paging_newest_first(api, publish):
     script_id = await publish("nothing")
     ids = [
@@ -150,4 +161,4 @@ async def test_running_execution_is_listed_without_status_and_answers_202(api, p
     assert body_json(content) == {"executionId": entry["executionId"], "state": "running"}
     assert (await run_task).code == 204
     done = await api("scripting", "log", "script", script_id, "execution", entry["executionId"])
-    assert done.code == 200
+    assert done.code == 204  # it answered nothing

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .helpers import body_json, load_notebook, source
+from .helpers import body_json, load_notebook, notebook_of, source
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -130,6 +130,20 @@ async def test_delete_removes_script_and_logs(api, publish):
         ),
         (json.dumps({"notebook": {"nbformat": 4}}).encode(), "name"),
         (json.dumps({"name": "x"}).encode(), "notebook"),
+        # nbformat itself only asserts this one (found by schemathesis: it was a 500).
+        (
+            json.dumps(
+                {
+                    "name": "x",
+                    "notebook": {"nbformat": 4, "nbformat_minor": 5.0, "metadata": {}, "cells": []},
+                }
+            ).encode(),
+            "nbformat_minor must be a non-negative integer",
+        ),
+        (
+            json.dumps({"name": None, "notebook": {"nbformat": 4, "nbformat_minor": 5}}).encode(),
+            '"name" must be a string',
+        ),
     ],
 )
 async def test_bad_bodies_are_400_with_a_message(api, body, says):
@@ -178,3 +192,20 @@ async def test_unknown_route_under_scripting_is_json_404(api):
     assert answer.code == 404
     assert answer.headers["Content-Type"].startswith("application/json")
     assert body_json(answer)["reason"] == "not-found"
+
+
+async def test_name_argument_is_refused_not_altered(api, publish):
+    """Tornado's get_argument would silently drop the control character (schemathesis)."""
+    notebook = json.dumps({"name": "x", "notebook": notebook_of("1")}).encode()
+    answer = await api(
+        "scripting", "script", method="POST", body=notebook, params={"name": "a\x0fb"}
+    )
+    assert answer.code == 400
+    assert "control characters" in body_json(answer)["message"]
+
+
+async def test_405_says_which_methods_are_allowed(api, publish):
+    answer = await api("scripting", "script", method="DELETE")
+    assert answer.code == 405
+    assert set(answer.headers["Allow"].split(", ")) == {"GET", "POST", "OPTIONS"}
+    assert body_json(answer)["reason"] == "method-not-allowed"

@@ -128,7 +128,12 @@ def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(2, 1)  # kernel chatter goes where the zygote's stderr goes (the server's)
-    os.chdir(request["cwd"])
+    try:
+        os.chdir(request["cwd"])
+    except FileNotFoundError:
+        # Its run ended (a deadline passed) and removed the directory before this fork
+        # was served: there is no kernel to become, and nothing to report.
+        return 1
     os.environ.clear()
     os.environ.update(request["env"])
     # The zygote is not the kernel's manager: the lifeline, not ipykernel's parent

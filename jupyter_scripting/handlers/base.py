@@ -197,16 +197,38 @@ class ScriptingHandler(ExtensionHandlerMixin, APIHandler):
             self.set_header("Retry-After", str(retry_after))
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="jupyter_scripting"')
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.finish(
             json.dumps({"message": message, "reason": reason, "executionId": self._execution_id})
         )
 
     # -- helpers --------------------------------------------------------------------
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The methods this handler implements (for ``Allow`` on a 405)."""
+        return [
+            method
+            for method in cls.SUPPORTED_METHODS
+            if getattr(cls, method.lower()) is not getattr(web.RequestHandler, method.lower())
+        ]
+
     def script_id(self, value: str) -> str:
         """A script id from the URL, checked before anything else sees it."""
         if not is_uuid(value):
             raise ScriptNotFound(value[:100])
         return value
+
+    def text_argument(self, name: str) -> str | None:
+        """A query argument exactly as sent (Tornado's ``get_argument`` would strip it and
+        silently drop control characters: a bad value must be refused, not altered)."""
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return None
+        try:
+            return values[-1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(f"?{name}= is not valid UTF-8.") from None
 
     def int_argument(self, name: str, default: int, *, low: int, high: int) -> int:
         raw = self.get_query_argument(name, None)

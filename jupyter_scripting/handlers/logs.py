@@ -61,6 +61,8 @@ class ExecutionHandler(ScriptingHandler):
             self.set_header("X-Execution-Status", str(execution.status_code))
         for name, value in SANDBOX_HEADERS.items():
             self.set_header(name, value)
+        if not content and execution.content_type is None:
+            self.set_status(204)  # the run answered nothing
         self.finish_content(content, execution.content_type)
 
 

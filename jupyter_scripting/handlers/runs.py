@@ -4,10 +4,11 @@ the run and answers 202 at once."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
-from tornado import web
+from tornado import httputil, web
 
 from ..auth import KEY_PATTERN, RUNS
 from ..execution.runner import RunRequest
@@ -26,6 +27,21 @@ class RunRequestHandler(ScriptingHandler):
     """What both run routes share: the hand-over of the request, and shutdown tracking."""
 
     _counted = False
+
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
+        # Any body, any content type, reaches the script as bytes. Tornado parses form
+        # bodies before prepare() and answers 400 for a malformed multipart or urlencoded
+        # one: keep what it can parse (an ``_xsrf`` form field), never refuse the rest.
+        parse = self.request._parse_body
+
+        def parse_leniently() -> None:
+            try:
+                parse()
+            except httputil.HTTPInputError as e:
+                self.log.debug("Run request body is not a valid form (%s): left as bytes", e)
+
+        self.request._parse_body = parse_leniently  # type: ignore[method-assign]
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()

@@ -18,7 +18,7 @@ class ScriptsHandler(ScriptingHandler):
     @web.authenticated
     @authorized("write", SCRIPTS)
     async def post(self) -> None:
-        name, notebook = parse_script_body(self.request.body, self.get_query_argument("name", None))
+        name, notebook = parse_script_body(self.request.body, self.text_argument("name"))
         assert name is not None
         script = await self.service.create_script(self.tenant, name, notebook)
         self.set_header("Location", url_path_join(self.base_url, "scripting", "script", script.id))
@@ -47,7 +47,7 @@ class ScriptHandler(ScriptingHandler):
     async def put(self, script_id: str) -> None:
         script_id = self.script_id(script_id)
         name, notebook = parse_script_body(
-            self.request.body, self.get_query_argument("name", None), name_required=False
+            self.request.body, self.text_argument("name"), name_required=False
         )
         script = await self.service.add_version(self.tenant, script_id, name, notebook)
         self.write_json(script_model(script))

@@ -1,22 +1,18 @@
-"""``jupyter scripting``: the command line of jupyter_scripting.
+"""``jupyter scripting key create|list|revoke`` on the store, with no server running.
 
-``jupyter scripting key create|list|revoke`` manage API keys directly in the store the
-server uses: the database URL is ``ScriptingApp.database_url``, read from the same
-configuration files as the server (``jupyter_server_config.py``/``.json`` on the Jupyter
-config path) and from the command line (``--ScriptingApp.database_url=...``), else its
-default (an SQLite file in the Jupyter data directory). No server needs to run.
-
-The ``jupyter`` command runs ``jupyter-scripting`` (installed by the package) for
-``jupyter scripting``; ``python -m jupyter_scripting.cli`` does the same.
+They manage API keys directly in the store the server uses: the database URL is
+``ScriptingApp.database_url``, read from the same configuration files as the server
+(``jupyter_server_config.py``/``.json`` on the Jupyter config path) and from the command
+line (``--ScriptingApp.database_url=...``), else its default (an SQLite file in the Jupyter
+data directory). With ``--url`` (or ``JUPYTER_SCRIPTING_URL``) the same commands go
+through a server instead: see :mod:`jupyter_scripting.cli.commands`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast, get_args
 
@@ -24,24 +20,25 @@ from jupyter_core.application import JupyterApp, base_aliases, base_flags
 from traitlets import Bool, Unicode
 from traitlets.config import Application, ConfigFileNotFound
 
-from ._version import __version__
-from .errors import ScriptingError, StoreError
-from .models import iso, key_model
-from .paths import default_database_url
-from .store.records import ApiKeyRecord, Role
-from .store.service import Store
+from .._version import __version__
+from ..errors import ScriptingError, StoreError
+from ..models import key_model
+from ..paths import default_database_url
+from ..store.records import ApiKeyRecord, Role
+from ..store.service import Store
+from . import EXTENSION_CONFIG_FILE
+from .output import (
+    CommandError,
+    UsageError,
+    print_created_key,
+    print_json,
+    print_key_list,
+    print_revoked_key,
+)
 
 _T = TypeVar("_T")
 
-_PROG = "jupyter scripting"
-#: ``ScriptingApp.config_file_name``, the extension's own configuration file (named
-#: here so that commands refused for their arguments need not import jupyter_server).
-EXTENSION_CONFIG_FILE = "jupyter_jupyter_scripting_config"
 _ROLES: tuple[str, ...] = get_args(Role)
-
-
-class CommandError(Exception):
-    """A failure to report as one line on stderr (exit status 1), never a traceback."""
 
 
 def _describe(exc: ScriptingError) -> str:
@@ -130,7 +127,7 @@ class _StoreCommand(JupyterApp):
             raise CommandError(message) from exc
 
     def print_json(self, value: Any) -> None:
-        print(json.dumps(value, indent=2, ensure_ascii=False))
+        print_json(value)
 
 
 def _safe_url(url: str) -> str:
@@ -177,13 +174,13 @@ class KeyCreateCommand(_StoreCommand):
 
     def start(self) -> None:
         if self.extra_args:
-            raise CommandError(f"Unexpected argument {self.extra_args[0]!r}.")
+            raise UsageError(f"Unexpected argument {self.extra_args[0]!r}.")
         if not self.user:
-            raise CommandError("--user is required.")
+            raise UsageError("--user is required.")
         if not self.role:
-            raise CommandError(f"--role is required ({', '.join(_ROLES)}).")
+            raise UsageError(f"--role is required ({', '.join(_ROLES)}).")
         if self.role not in _ROLES:
-            raise CommandError(f"Unknown role {self.role!r}: use one of {', '.join(_ROLES)}.")
+            raise UsageError(f"Unknown role {self.role!r}: use one of {', '.join(_ROLES)}.")
         role = cast(Role, self.role)
 
         async def create(store: Store) -> tuple[ApiKeyRecord, str]:
@@ -193,11 +190,7 @@ class KeyCreateCommand(_StoreCommand):
         if self.as_json:
             self.print_json({**key_model(record), "key": key})
             return
-        print(
-            f"Created API key {record.id} for user {record.user!r} of tenant "
-            f"{record.tenant!r}, role {record.role}. It is shown only this once:"
-        )
-        print(key)
+        print_created_key(key_model(record), key)
 
 
 class KeyListCommand(_StoreCommand):
@@ -221,7 +214,7 @@ class KeyListCommand(_StoreCommand):
 
     def start(self) -> None:
         if self.extra_args:
-            raise CommandError(f"Unexpected argument {self.extra_args[0]!r}.")
+            raise UsageError(f"Unexpected argument {self.extra_args[0]!r}.")
 
         async def list_keys(store: Store) -> list[ApiKeyRecord]:
             return await store.list_api_keys(self.tenant)
@@ -230,18 +223,7 @@ class KeyListCommand(_StoreCommand):
         if self.as_json:
             self.print_json({"keys": [key_model(k) for k in keys]})
             return
-        if not keys:
-            print("No API keys.")
-            return
-        rows = [("ID", "TENANT", "USER", "ROLE", "CREATED", "REVOKED")]
-        rows += [
-            (k.id, k.tenant, k.user, k.role, iso(k.created_at) or "", iso(k.revoked_at) or "-")
-            for k in keys
-        ]
-        widths = [max(len(cell) for cell in column) for column in zip(*rows, strict=True)]
-        for row in rows:
-            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            print("  ".join(cells).rstrip())
+        print_key_list(key_model(k) for k in keys)
 
 
 class KeyRevokeCommand(_StoreCommand):
@@ -265,17 +247,14 @@ class KeyRevokeCommand(_StoreCommand):
 
     def start(self) -> None:
         if len(self.extra_args) != 1:
-            raise CommandError("Give exactly one KEY_ID (see `jupyter scripting key list`).")
+            raise UsageError("Give exactly one KEY_ID (see `jupyter scripting key list`).")
         key_id = self.extra_args[0]
 
         async def revoke(store: Store) -> ApiKeyRecord:
             return await store.revoke_api_key(key_id, self.tenant)
 
         record = self.with_store(revoke)
-        print(
-            f"API key {record.id} of user {record.user!r} of tenant {record.tenant!r} "
-            f"is revoked (since {iso(record.revoked_at)})."
-        )
+        print_revoked_key(key_model(record))
 
 
 class _GroupCommand(JupyterApp):
@@ -286,7 +265,7 @@ class _GroupCommand(JupyterApp):
     def start(self) -> None:
         super().start()  # runs the subcommand, if one was given (and raises NoStart)
         names = ", ".join(sorted(self.subcommands))
-        raise CommandError(f"Give a subcommand: {names} (--help for more).")
+        raise UsageError(f"Give a subcommand: {names} (--help for more).")
 
 
 class KeyCommand(_GroupCommand):
@@ -294,7 +273,10 @@ class KeyCommand(_GroupCommand):
 
     name = "jupyter-scripting-key"
     description = """Manage the API keys of the scripting service in the server's store
-    (the same database as the server: ScriptingApp.database_url)."""
+    (the same database as the server: ScriptingApp.database_url). With --url URL (or
+    JUPYTER_SCRIPTING_URL set) the same commands go through that running server's
+    /scripting/key routes instead, as an admin of the caller's tenant (jupyter scripting
+    key create --url URL --token ADMIN_KEY --user U --role ROLE)."""
     subcommands = {
         "create": (KeyCreateCommand, KeyCreateCommand.__doc__ or ""),
         "list": (KeyListCommand, KeyListCommand.__doc__ or ""),
@@ -302,24 +284,6 @@ class KeyCommand(_GroupCommand):
     }
 
 
-class ScriptingCommand(_GroupCommand):
-    """The ``jupyter scripting`` command."""
-
-    name = "jupyter-scripting"
-    description = """The command line of jupyter_scripting (notebooks as HTTP scripts)."""
-    subcommands = {"key": (KeyCommand, KeyCommand.__doc__ or "")}
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run ``jupyter scripting`` with ``argv`` (default: ``sys.argv[1:]``)."""
-    try:
-        ScriptingCommand.launch_instance(argv)
-    except CommandError as exc:
-        print(f"{_PROG}: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()
+def run_store_key_command(argv: list[str]) -> None:
+    """Run ``jupyter scripting key ARGV`` on the store (raises :class:`CommandError`)."""
+    KeyCommand.launch_instance(argv)

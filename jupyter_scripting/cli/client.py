@@ -1,0 +1,390 @@
+"""The HTTP side of ``jupyter scripting``: which server, and requests to it.
+
+Only the standard library (``urllib``), so that the client commands start fast: they never
+import jupyter_server or tornado. Every request has a timeout; redirects are not followed
+(a script's 3xx answer is the script's answer); https URLs are verified with the system's
+certificates unless ``--insecure``.
+"""
+
+from __future__ import annotations
+
+import glob
+import http.client
+import json
+import os
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import Message
+from http import HTTPStatus
+from typing import Any
+
+from .._version import __version__
+from .output import EXIT_ERROR, EXIT_UNREACHABLE, CommandError, UsageError
+
+URL_ENV = "JUPYTER_SCRIPTING_URL"
+TOKEN_ENV = "JUPYTER_SCRIPTING_TOKEN"
+#: jupyter_server's own variable for its token, the last resort for ``--token``.
+JUPYTER_TOKEN_ENV = "JUPYTER_TOKEN"
+
+#: ``Content-Type`` values whose bodies are text (besides ``text/*``).
+_TEXT_TYPES = {
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/ecmascript",
+    "application/x-ipynb+json",
+    "application/x-www-form-urlencoded",
+    "application/yaml",
+    "application/x-yaml",
+    "image/svg+xml",
+}
+
+
+class ServerUnreachable(CommandError):
+    """The server could not be reached: refused, unknown host, timeout, TLS failure."""
+
+    exit_code = EXIT_UNREACHABLE
+
+
+class ServerError(CommandError):
+    """The server answered 4xx/5xx; the message follows its JSON error document."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, answer: Answer, hint: str | None = None) -> None:
+        self.answer = answer
+        self.status = answer.status
+        document = answer.error_document()
+        if document is not None:
+            self.reason = str(document.get("reason") or answer.phrase)
+            self.error_message = str(document.get("message") or "")
+            execution = document.get("executionId") or answer.header("X-Execution-Id")
+        else:
+            # Not our JSON (a proxy's page, another server): its phrase and a glimpse.
+            self.reason = answer.phrase
+            self.error_message = _glimpse(answer.body)
+            execution = answer.header("X-Execution-Id")
+        self.execution_id = str(execution) if execution else None
+        text = f"{self.status} {self.reason}"
+        if self.error_message:
+            text += f": {self.error_message}"
+        if self.execution_id:
+            text += f" (execution {self.execution_id})"
+        if hint:
+            text += f"\n{hint}"
+        super().__init__(text)
+
+
+def _glimpse(body: bytes, size: int = 200) -> str:
+    text = " ".join(body[: size * 4].decode("utf-8", "replace").split())
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def is_textual(content_type: str | None) -> bool:
+    """Whether a body of this ``Content-Type`` is meant to be read as text."""
+    if not content_type:
+        return False
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return (
+        mime.startswith("text/")
+        or mime in _TEXT_TYPES
+        or mime.endswith("+json")
+        or mime.endswith("+xml")
+    )
+
+
+def charset_of(content_type: str | None) -> str:
+    """The ``charset`` parameter of a ``Content-Type`` (UTF-8 when there is none)."""
+    if content_type:
+        message = Message()
+        message["Content-Type"] = content_type
+        charset = message.get_content_charset()
+        if charset:
+            return charset
+    return "utf-8"
+
+
+@dataclass
+class Answer:
+    """An HTTP answer, whatever its status."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    url: str
+
+    @property
+    def phrase(self) -> str:
+        """The standard reason phrase of the status (``OK``, ``Not Found``, …)."""
+        try:
+            return HTTPStatus(self.status).phrase
+        except ValueError:
+            return "Unknown status"
+
+    def header(self, name: str) -> str | None:
+        """The first header of that name (case-insensitive), or None."""
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header("Content-Type")
+
+    def json(self) -> Any:
+        """The body as JSON (a :class:`CommandError` if it is not)."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise CommandError(
+                f"The server at {self.url} answered {self.status} with something that is "
+                f"not JSON: {_glimpse(self.body)!r}. Is the URL the Jupyter server's base "
+                "URL, with the jupyter_scripting extension enabled?"
+            ) from None
+
+    def error_document(self) -> dict[str, Any] | None:
+        """The body if it is one of the API's error documents (``message`` and ``reason``)."""
+        if not self.body or not self.body.lstrip().startswith(b"{"):
+            return None
+        try:
+            value = json.loads(self.body)
+        except ValueError:
+            return None
+        if isinstance(value, dict) and "message" in value and "reason" in value:
+            return value
+        return None
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Answers 3xx as they are: never re-send a request (or its token) elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+@dataclass
+class Client:
+    """Requests to one jupyter_scripting server, authenticated with ``token``."""
+
+    url: str
+    token: str | None = None
+    timeout: float = 30.0
+    insecure: bool = False
+    _opener: urllib.request.OpenerDirector = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        context = ssl.create_default_context()
+        if self.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        self._opener = urllib.request.build_opener(
+            _NoRedirect(), urllib.request.HTTPSHandler(context=context)
+        )
+
+    def endpoint(self, *parts: str, query: Sequence[tuple[str, str]] | None = None) -> str:
+        """The absolute URL of ``parts`` (path segments, quoted) under the server's URL."""
+        path = "/".join(urllib.parse.quote(part, safe="") for part in parts)
+        url = f"{self.url}/{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(list(query))
+        return url
+
+    def request(
+        self,
+        method: str,
+        *parts: str,
+        query: Sequence[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        """Send a request; its answer whatever the status. ``ServerUnreachable`` when no
+        answer came (refused, unknown host, TLS failure, no answer within the timeout)."""
+        url = self.endpoint(*parts, query=query)
+        all_headers = {
+            "User-Agent": f"jupyter-scripting/{__version__}",
+            "Accept-Encoding": "identity",
+            **(headers or {}),
+        }
+        if self.token:
+            all_headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(url, data=body, method=method, headers=all_headers)
+        wait = self.timeout if timeout is None else timeout
+        try:
+            with self._opener.open(request, timeout=wait) as answer:
+                return Answer(answer.status, list(answer.headers.items()), answer.read(), url)
+        except urllib.error.HTTPError as error:
+            with error:
+                return Answer(error.code, list(error.headers.items()), error.read(), url)
+        except urllib.error.URLError as error:
+            raise ServerUnreachable(self._unreachable(error.reason, wait)) from None
+        except (OSError, http.client.HTTPException) as error:
+            raise ServerUnreachable(self._unreachable(error, wait)) from None
+
+    def _unreachable(self, reason: object, timeout: float) -> str:
+        if isinstance(reason, socket.timeout | TimeoutError):
+            why = f"no answer within {timeout:g} s (--timeout)"
+        elif isinstance(reason, ssl.SSLCertVerificationError):
+            why = (
+                f"TLS certificate not trusted ({reason.verify_message}; --insecure skips the check)"
+            )
+        elif isinstance(reason, socket.gaierror):
+            why = f"unknown host ({reason.strerror})"
+        elif isinstance(reason, http.client.RemoteDisconnected):
+            why = "the connection was closed without an answer"
+        elif isinstance(reason, OSError) and reason.strerror:
+            why = reason.strerror.rstrip(".")
+        else:
+            why = str(reason) or type(reason).__name__
+        return f"Could not reach the server at {self.url}: {why}."
+
+    def call(
+        self,
+        method: str,
+        *parts: str,
+        query: Sequence[tuple[str, str]] | None = None,
+        payload: Any = None,
+        hint_404: str | None = None,
+    ) -> Answer:
+        """An API call (``payload`` sent as JSON): its answer if 2xx, else ``ServerError``."""
+        body = None if payload is None else json.dumps(payload).encode("utf-8")
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        answer = self.request(method, *parts, query=query, body=body, headers=headers)
+        if answer.status >= 400:
+            raise ServerError(answer, self.hint(answer, hint_404))
+        return answer
+
+    def hint(self, answer: Answer, hint_404: str | None = None) -> str | None:
+        """What to do about an error answer, when there is something to say."""
+        if answer.status == 401:
+            given = "was refused" if self.token else "is missing"
+            return (
+                f"The token or API key {given}: give the server's token or an API key with "
+                f"--token or {TOKEN_ENV}."
+            )
+        if answer.status == 403:
+            return "The API key's role does not allow this (runner keys may only run scripts)."
+        if answer.status == 404 and answer.error_document() is None:
+            return (
+                f"{self.url} does not look like a Jupyter server with jupyter_scripting: give "
+                "its base URL (as `jupyter server list` prints it, without /lab or ?token=)."
+            )
+        if answer.status == 404:
+            return hint_404
+        return None
+
+
+# -- which server -------------------------------------------------------------------------
+@dataclass
+class ServerChoice:
+    """The server to talk to, and where that choice came from (for messages)."""
+
+    url: str
+    token: str | None
+    source: str
+
+
+def normalise_url(url: str, where: str) -> tuple[str, str | None]:
+    """The base URL without trailing slash nor query, and a ``?token=`` it carried (the
+    URL Jupyter prints, ``…/lab?token=…``, gives its base URL and its token)."""
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(
+            f"{where}: {url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:8888)."
+        )
+    token = urllib.parse.parse_qs(parsed.query).get("token", [None])[0]
+    path = parsed.path.rstrip("/")
+    if token is not None:
+        # What Jupyter prints to open it (…/lab?token=…, …/tree?token=…): its base URL.
+        for page in ("/lab", "/tree"):
+            path = path.removesuffix(page)
+    base = urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
+    return base, token
+
+
+def running_servers(runtime_dir: str | None = None) -> list[dict[str, Any]]:
+    """The Jupyter servers of this user that are running (``jpserver-*.json`` files of the
+    runtime directory whose process is alive), as ``jupyter server list`` finds them."""
+    if runtime_dir is None:
+        runtime_dir = os.environ.get("JUPYTER_RUNTIME_DIR")
+    if not runtime_dir:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        runtime_dir = jupyter_runtime_dir()
+    servers = []
+    for path in sorted(glob.glob(os.path.join(runtime_dir, "jpserver-*.json"))):
+        try:
+            with open(path, encoding="utf-8") as file:
+                info = json.load(file)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict) or not isinstance(info.get("url"), str):
+            continue
+        if not _alive(info.get("pid")):
+            continue  # left behind by a server that crashed
+        servers.append(info)
+    return servers
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def choose_server(url: str | None, token: str | None) -> ServerChoice:
+    """``--url``/``--token``, else ``JUPYTER_SCRIPTING_URL``/``JUPYTER_SCRIPTING_TOKEN``,
+    else the one running Jupyter server of this user (its URL and token)."""
+    env_url = os.environ.get(URL_ENV) or None
+    env_token = os.environ.get(TOKEN_ENV) or os.environ.get(JUPYTER_TOKEN_ENV) or None
+    given = (url, "--url") if url is not None else (env_url, URL_ENV)
+    if given[0] is not None:
+        base, url_token = normalise_url(given[0], given[1])
+        chosen = token or url_token or env_token
+        if chosen is None:
+            # A server of this user at that URL (e.g. `make run`'s): its token.
+            chosen = next((str(s.get("token") or "") or None for s in _servers_at(base)), None)
+        return ServerChoice(base, chosen, given[1])
+    servers = [s for s in running_servers() if str(s["url"]).startswith(("http://", "https://"))]
+    if len(servers) == 1:
+        base, url_token = normalise_url(str(servers[0]["url"]), "the running server's URL")
+        found = servers[0].get("token") or url_token or None
+        return ServerChoice(base, token or env_token or found, "the running Jupyter server")
+    if not servers:
+        raise ServerUnreachable(
+            f"No server given and no running Jupyter server found: give one with --url URL "
+            f"(or {URL_ENV}), and --token TOKEN (or {TOKEN_ENV})."
+        )
+    urls = ", ".join(str(s["url"]) for s in servers)
+    raise UsageError(
+        f"No server given and {len(servers)} Jupyter servers are running ({urls}): "
+        f"choose one with --url URL (or {URL_ENV})."
+    )
+
+
+def _servers_at(base: str) -> list[dict[str, Any]]:
+    try:
+        servers = running_servers()
+    except Exception:  # no runtime directory to look in: nothing found
+        return []
+    return [
+        s
+        for s in servers
+        if str(s["url"]).startswith(("http://", "https://"))
+        and normalise_url(str(s["url"]), "a server's URL")[0] == base
+    ]
