@@ -4,10 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
 PYTEST_ARGS ?=
-# The second pass (pool and fork server off) skips the modules that start no kernel, and
-# those that test the command line or the API document rather than the run path.
+# The second pass (pool and fork server off) skips the modules that start no kernel, those
+# that test the command line or the API document rather than the run path, and the Binder
+# test (a fresh environment of its own, minutes long: once is enough).
 OFF_PASS_ARGS ?= --ignore=tests/test_store.py --ignore=tests/test_api_keys_store.py \
-	--ignore=tests/test_cli.py --ignore=tests/test_cli_client.py --ignore=tests/test_schemathesis.py
+	--ignore=tests/test_cli.py --ignore=tests/test_cli_client.py --ignore=tests/test_schemathesis.py \
+	--ignore=tests/test_binder.py
 # The JupyterLab extension is built with JupyterLab's own yarn (jlpm, from the venv).
 JLPM := PATH="$(abspath $(BIN)):$$PATH" jlpm
 LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) \

@@ -1,18 +1,29 @@
-"""`make run`: start JupyterLab with jupyter_scripting, publish the demo, say how to call it.
+"""`make run`: start JupyterLab with jupyter_scripting, publish the demos, say how to call them.
+
+    python examples/run_demo.py                 # JupyterLab on $PORT (8888), demos published
+    python examples/run_demo.py --publish-only  # publish the demos into the store and exit
 
 The store is the embedded default (an SQLite file in the Jupyter data directory), so
 scripts and logs survive restarts. Publishing is idempotent: a demo already published
 under the same name gets a new version instead of a second copy.
+
+``--publish-only`` (what Binder's ``postBuild`` runs at image build time) starts a
+temporary Jupyter server on a free loopback port with a random token, publishes the demos
+through its HTTP API, and stops it: nothing is left running, and the published demos are in
+the store the next server of this environment opens.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -20,10 +31,43 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
-DEMOS = {"hello": HERE / "hello.ipynb"}
+#: script name → notebook; the name is also how a new version finds the script again.
+DEMOS = {
+    "hello": HERE / "hello.ipynb",
+    "json_api": HERE / "json_api.ipynb",
+    "html_report": HERE / "html_report.ipynb",
+    "chart": HERE / "chart.ipynb",
+    "slow_job": HERE / "slow_job.ipynb",
+}
+#: How each demo is called: (route and query, curl options, what it answers).
+USAGE = {
+    "hello": (
+        "run",
+        """-X POST -H "Content-Type: application/json" -d '{"name": "John Smith"}'""",
+        "Hello John Smith!",
+    ),
+    "json_api": (
+        "run",
+        """-X POST -H "Content-Type: application/json" -d '{"value": 21.5, "unit": "C"}'""",
+        """the temperature in C, F and K as JSON; 422 JSON on bad input (-d '{"value": "hot"}')""",
+    ),
+    "html_report": ("run?principal=2500&rate=3.5&years=5", "", "an HTML page with a table"),
+    "chart": (
+        "run?values=4,8,15,16,23,42",
+        '-H "Accept: image/png" -o chart.png',
+        "a PNG bar chart (SVG without Accept)",
+    ),
+    "slow_job": (
+        "background?seconds=5",
+        "-X POST",
+        "202 {executionId}; its result in .../log/script/<id>/execution/<executionId>",
+    ),
+}
+START_TIMEOUT = 120.0
 
 
 def call(base: str, token: str, path: str, method: str = "GET", body: Any = None) -> Any:
+    """One JSON request to the server with its token; the parsed answer."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         base + path, data=data, method=method, headers={"Authorization": f"token {token}"}
@@ -33,19 +77,21 @@ def call(base: str, token: str, path: str, method: str = "GET", body: Any = None
 
 
 def wait_until_up(base: str, token: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
+    """Wait until the extension answers, or exit if the server dies or never answers."""
+    deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            sys.exit(f"JupyterLab exited with {server.returncode}")
+            sys.exit(f"the Jupyter server exited with {server.returncode}")
         try:
             call(base, token, "scripting/script")
             return
         except (OSError, urllib.error.HTTPError):
             time.sleep(0.3)
-    sys.exit("JupyterLab did not answer within 120 s")
+    sys.exit(f"the Jupyter server did not answer within {START_TIMEOUT:g} s")
 
 
 def publish(base: str, token: str) -> dict[str, str]:
+    """Publish every demo (a new version of a script of the same name); name → script id."""
     existing = {
         s["name"]: s["scriptId"]
         for s in call(base, token, "scripting/script?limit=1000")["scripts"]
@@ -61,49 +107,117 @@ def publish(base: str, token: str) -> dict[str, str]:
     return ids
 
 
-def main() -> None:
-    port = int(os.environ.get("PORT", "8888"))
-    token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
-    base = f"http://127.0.0.1:{port}/"
+def usage(base: str, ids: dict[str, str]) -> str:
+    """How to call each published demo with curl (``$TOKEN`` holding the token)."""
+    lines = []
+    for name, script_id in ids.items():
+        route, options, answers = USAGE[name]
+        url = f"{base}scripting/script/{script_id}/{route}"
+        lines += [
+            f" {name} ({script_id}): {answers}",
+            "   "
+            + " ".join(["curl", '-H "Authorization: token $TOKEN"', options]).rstrip()
+            + " \\",
+            f'        "{url}"' if "?" in url else f"        {url}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def server_command(module: str, port: int, token: str, *settings: str) -> list[str]:
+    """``python -m <module>`` (jupyterlab or jupyter_server) on loopback with our token."""
     command = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        module,
         "--no-browser",
         "--ip=127.0.0.1",
         f"--port={port}",
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
+        *settings,
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    server = subprocess.Popen(command)
+    return command
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the server cleans up), then SIGKILL after 30 s."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def publish_only() -> None:
+    """Publish the demos through a temporary server that is stopped afterwards."""
+    port, token = free_port(), secrets.token_hex(16)
+    base = f"http://127.0.0.1:{port}/"
+    command = server_command(
+        "jupyter_server",
+        port,
+        token,
+        "--ServerApp.jpserver_extensions={'jupyter_scripting': True}",
+        # Publishing runs nothing: no warm kernels, no zygote.
+        "--ScriptingApp.kernel_pool_size=0",
+        "--ScriptingApp.fork_kernelspecs=[]",
+    )
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_up(base, token, server)
+            ids = publish(base, token)
+        except BaseException:
+            stop(server)
+            log.seek(0)  # what the server said, to explain the failure
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            stop(server)
+    print(f"Published {len(ids)} demo scripts into the default store:")
+    for name, script_id in ids.items():
+        print(f"  {name:12} {script_id}")
+
+
+def serve(port: int) -> None:
+    """JupyterLab on ``port`` with the demos published, until Ctrl-C or SIGTERM."""
+    token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
+    base = f"http://127.0.0.1:{port}/"
+    server = subprocess.Popen(server_command("jupyterlab", port, token))
     # SIGTERM to this launcher stops JupyterLab too (through the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         wait_until_up(base, token, server)
         ids = publish(base, token)
-        hello = ids["hello"]
+        rule = "=" * 78
         print(
             f"""
-==============================================================================
+{rule}
  jupyter_scripting is running: JupyterLab at {base}lab?token={token}
 
- The demo script "hello" is published as {hello}. Call it:
+ The demo scripts are published. Call them:
 
    export TOKEN={token}
-   curl -X POST -H "Authorization: token $TOKEN" -H "Content-Type: application/json" \\
-        -d '{{"name": "John Smith"}}' {base}scripting/script/{hello}/run
 
- and read its log:
+{usage(base, ids)}
+ Read a script's log:  curl -H "Authorization: token $TOKEN" \\
+                            {base}scripting/log/script/<scriptId>
 
-   curl -H "Authorization: token $TOKEN" {base}scripting/log/script/{hello}
-
- In JupyterLab, the Scripts panel (the <> tab on the left) lists it: run it,
- read its logs. Open a notebook and click "Publish as script" to publish yours.
+ In JupyterLab, the Scripts panel (the <> tab on the left) lists them: run them,
+ read their logs. Open a notebook and click "Publish as script" to publish yours.
 
  Ctrl-C stops the server.
-==============================================================================
+{rule}
 """,
             flush=True,
         )
@@ -111,12 +225,24 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop(server)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--publish-only",
+        action="store_true",
+        help="publish the demos into the store through a temporary server, then exit",
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "8888")), help="JupyterLab's port"
+    )
+    args = parser.parse_args(argv)
+    if args.publish_only:
+        publish_only()
+    else:
+        serve(args.port)
 
 
 if __name__ == "__main__":
