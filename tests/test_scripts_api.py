@@ -144,6 +144,21 @@ async def test_delete_removes_script_and_logs(api, publish):
             json.dumps({"name": None, "notebook": {"nbformat": 4, "nbformat_minor": 5}}).encode(),
             '"name" must be a string',
         ),
+        # nbformat checks nothing at all for a minor version newer than its own (schemathesis).
+        (
+            json.dumps(
+                {
+                    "name": "x",
+                    "notebook": {
+                        "nbformat": 4,
+                        "nbformat_minor": 99,
+                        "metadata": {},
+                        "cells": [{"cell_type": "bogus", "source": "", "metadata": {}}],
+                    },
+                }
+            ).encode(),
+            "not valid nbformat v4 at cells/0",
+        ),
     ],
 )
 async def test_bad_bodies_are_400_with_a_message(api, body, says):
@@ -209,3 +224,16 @@ async def test_405_says_which_methods_are_allowed(api, publish):
     assert answer.code == 405
     assert set(answer.headers["Allow"].split(", ")) == {"GET", "POST", "OPTIONS"}
     assert body_json(answer)["reason"] == "method-not-allowed"
+
+
+async def test_a_newer_minor_version_is_checked_against_the_newest_schema(api):
+    """Properties a newer nbformat minor version may add are allowed; the rest is checked."""
+    notebook = {**notebook_of("print(1)"), "nbformat_minor": 99}
+    notebook["cells"][0]["added_by_a_later_nbformat"] = True
+    answer = await api(
+        "scripting",
+        "script",
+        method="POST",
+        body=json.dumps({"name": "future", "notebook": notebook}),
+    )
+    assert answer.code == 201, answer.body
