@@ -213,6 +213,12 @@ def serve(port: int) -> None:
  Read a script's log:  curl -H "Authorization: token $TOKEN" \\
                             {base}scripting/log/script/<scriptId>
 
+ Or with the command line (source .venv/bin/activate first, in a checkout):
+
+   jupyter scripting list
+   jupyter scripting run {ids["hello"]} --data '{{"name": "John Smith"}}'
+   jupyter scripting logs {ids["hello"]}
+
  In JupyterLab, the Scripts panel (the <> tab on the left) lists them: run them,
  read their logs. Open a notebook and click "Publish as script" to publish yours.
 
