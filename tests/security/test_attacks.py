@@ -354,6 +354,10 @@ async def test_large_json_invalid_utf8_and_unknown_types_reach_the_script(api, p
         (b"caf\xe9 \xff\xfe", "text/plain; charset=utf-8"),
         (b"\x00\x01binary", "application/x-made-up"),
         (b"<<<", "text/x-nonsense; charset=klingon"),
+        # Forms Tornado cannot parse: it would answer 400 before any handler code ran.
+        (b"--b\r\n[]--b--\r\n", "multipart/form-data; boundary=b"),
+        (b"no boundary at all", "multipart/form-data"),
+        (b"\xff\x00=%zz&&", "application/x-www-form-urlencoded"),
     ]
     for body, content_type in cases:
         answer = await api(
