@@ -25,10 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
+
+from jupyter_scripting.cli.client import Client, ServerUnreachable
+from jupyter_scripting.cli.commands import publish_notebook
 
 HERE = Path(__file__).parent
 #: script name → notebook; the name is also how a new version finds the script again.
@@ -66,43 +66,28 @@ USAGE = {
 START_TIMEOUT = 120.0
 
 
-def call(base: str, token: str, path: str, method: str = "GET", body: Any = None) -> Any:
-    """One JSON request to the server with its token; the parsed answer."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Authorization": f"token {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read() or b"null")
-
-
-def wait_until_up(base: str, token: str, server: subprocess.Popen[bytes]) -> None:
+def wait_until_up(client: Client, server: subprocess.Popen[bytes]) -> None:
     """Wait until the extension answers, or exit if the server dies or never answers."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if server.poll() is not None:
             sys.exit(f"the Jupyter server exited with {server.returncode}")
         try:
-            call(base, token, "scripting/script")
-            return
-        except (OSError, urllib.error.HTTPError):
-            time.sleep(0.3)
+            if client.request("GET", "scripting", "script").status == 200:
+                return
+        except ServerUnreachable:
+            pass
+        time.sleep(0.3)
     sys.exit(f"the Jupyter server did not answer within {START_TIMEOUT:g} s")
 
 
-def publish(base: str, token: str) -> dict[str, str]:
-    """Publish every demo (a new version of a script of the same name); name → script id."""
-    existing = {
-        s["name"]: s["scriptId"]
-        for s in call(base, token, "scripting/script?limit=1000")["scripts"]
-    }
+def publish(client: Client) -> dict[str, str]:
+    """Publish every demo as `jupyter scripting publish` does (a script of the same name
+    gets a new version); name → script id."""
     ids = {}
     for name, path in DEMOS.items():
-        body = {"name": name, "notebook": json.loads(path.read_text(encoding="utf-8"))}
-        if name in existing:
-            model = call(base, token, f"scripting/script/{existing[name]}", "PUT", body)
-        else:
-            model = call(base, token, "scripting/script", "POST", body)
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        model, _ = publish_notebook(client, notebook, name)
         ids[name] = model["scriptId"]
     return ids
 
@@ -175,8 +160,9 @@ def publish_only() -> None:
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_until_up(base, token, server)
-            ids = publish(base, token)
+            client = Client(base.rstrip("/"), token)
+            wait_until_up(client, server)
+            ids = publish(client)
         except BaseException:
             stop(server)
             log.seek(0)  # what the server said, to explain the failure
@@ -197,8 +183,9 @@ def serve(port: int) -> None:
     # SIGTERM to this launcher stops JupyterLab too (through the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        wait_until_up(base, token, server)
-        ids = publish(base, token)
+        client = Client(base.rstrip("/"), token)
+        wait_until_up(client, server)
+        ids = publish(client)
         rule = "=" * 78
         print(
             f"""

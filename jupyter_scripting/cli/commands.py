@@ -400,18 +400,29 @@ def _metadata_script_id(notebook: dict[str, Any]) -> str | None:
     return script_id if isinstance(script_id, str) and script_id else None
 
 
-def cmd_publish(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    notebook = read_notebook(args.notebook)
-    name = args.name or Path(args.notebook).stem
-    client = client_for(args)
-    target: str | None = args.script_id
+def publish_notebook(
+    client: Client,
+    notebook: dict[str, Any],
+    name: str,
+    *,
+    script_id: str | None = None,
+    rename: bool = False,
+) -> tuple[dict[str, Any], bool]:
+    """Publish ``notebook``; (the script's model, whether it was created).
+
+    It goes to ``script_id`` if given; else to the script whose id JupyterLab saved in the
+    notebook's metadata, if that still exists; else to the tenant's one script named
+    ``name``; else to a new script named ``name``. A new version keeps the script's name
+    unless ``rename``.
+    """
+    target = script_id
     if target is None and (from_metadata := _metadata_script_id(notebook)) is not None:
         answer = client.request("GET", "scripting", "script", from_metadata)
         if answer.status == 200:
             target = from_metadata
         elif answer.status != 404:  # 404: published elsewhere, or deleted since
             raise ServerError(answer, client.hint(answer))
-    if target is None and args.script_id is None:
+    if target is None:
         same = [s for s in all_scripts(client) if s["name"] == name]
         if len(same) > 1:
             ids = ", ".join(s["scriptId"] for s in same)
@@ -423,22 +434,33 @@ def cmd_publish(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             target = same[0]["scriptId"]
     if target is None:
         payload = {"name": name, "notebook": notebook}
-        model = client.call("POST", "scripting", "script", payload=payload).json()
-        what = f"Created script {model['name']!r}, version {model['version']}."
-    else:
-        payload = {"notebook": notebook}
-        if args.name:  # else the script keeps its name
-            payload["name"] = args.name
-        hint = "See `jupyter scripting list`."
-        model = client.call(
-            "PUT", "scripting", "script", target, payload=payload, hint_404=hint
-        ).json()
-        what = f"Published version {model['version']} of script {model['name']!r}."
+        return client.call("POST", "scripting", "script", payload=payload).json(), True
+    payload = {"notebook": notebook}
+    if rename:
+        payload["name"] = name
+    hint = "See `jupyter scripting list`."
+    answer = client.call("PUT", "scripting", "script", target, payload=payload, hint_404=hint)
+    return answer.json(), False
+
+
+def cmd_publish(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    notebook = read_notebook(args.notebook)
+    client = client_for(args)
+    model, created = publish_notebook(
+        client,
+        notebook,
+        args.name or Path(args.notebook).stem,
+        script_id=args.script_id,
+        rename=bool(args.name),
+    )
     if _as_json(args):
         print_json(model)
         return EXIT_OK
     script_id = model["scriptId"]
-    print(what)
+    if created:
+        print(f"Created script {model['name']!r}, version {model['version']}.")
+    else:
+        print(f"Published version {model['version']} of script {model['name']!r}.")
     print(f"ID:  {script_id}")
     print(f"Run: {client.endpoint('scripting', 'script', script_id, 'run')}")
     print(f"     jupyter scripting run {script_id}")
