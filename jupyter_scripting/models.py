@@ -27,6 +27,14 @@ def script_model(script: ScriptRecord) -> dict[str, Any]:
     }
 
 
+def script_list_item(script: ScriptRecord, last: ExecutionRecord | None) -> dict[str, Any]:
+    """A script in the listing: with ``lastExecution``, its newest run of any version."""
+    return {
+        **script_model(script),
+        "lastExecution": None if last is None else execution_model(last),
+    }
+
+
 def execution_model(execution: ExecutionRecord) -> dict[str, Any]:
     """One entry of ``filteredLogs``."""
     return {

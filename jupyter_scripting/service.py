@@ -283,9 +283,12 @@ class ScriptingService:
 
     async def list_scripts(
         self, tenant: str, limit: int, offset: int
-    ) -> tuple[list[ScriptRecord], bool]:
+    ) -> tuple[list[tuple[ScriptRecord, ExecutionRecord | None]], bool]:
+        """A page of the tenant's scripts, each with its newest execution (or None)."""
         await self.ensure_ready()
-        return await self.store.list_scripts(tenant, limit=limit, offset=offset)
+        scripts, more = await self.store.list_scripts(tenant, limit=limit, offset=offset)
+        last = await self.store.last_executions(tenant, [s.id for s in scripts])
+        return [(s, last.get(s.id)) for s in scripts], more
 
     async def get_script(self, tenant: str, script_id: str) -> ScriptRecord:
         await self.ensure_ready()

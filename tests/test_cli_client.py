@@ -183,9 +183,10 @@ def test_publish_creates_then_makes_new_versions(cli: Cli, tmp_path: Path) -> No
 
     # list: a table, and JSON.
     table = cli.ok("list").text.splitlines()
-    assert table[0].split() == ["ID", "NAME", "VERSION", "UPDATED"]
+    assert table[0].split() == ["ID", "NAME", "VERSION", "UPDATED", "LAST", "RUN"]
     row = next(line for line in table if line.startswith(script_id))
     assert row.split()[1:3] == ["greeting", "4"]
+    assert row.split()[-1] == "-"  # never run
     listed = json.loads(cli.ok("list", "--json").stdout)
     assert listed["moreElements"] is False
     assert {s["scriptId"]: s["version"] for s in listed["scripts"]}[script_id] == 4
@@ -240,6 +241,9 @@ def test_run_synchronously(cli: Cli, tmp_path: Path) -> None:
     assert failed.stderr.startswith("jupyter scripting: 502 script-error: "), failed
     assert "bad input" in failed.stderr
     assert f"jupyter scripting logs {raises} " in failed.stderr
+    # list says how each one's last run went.
+    rows = {line.split()[0]: line.split() for line in cli.ok("list").text.splitlines()[1:]}
+    assert rows[hello][-2] == "200" and rows[raises][-2] == "502"
 
     # --json, with a method, headers, query parameters and a body from a file.
     echo = cli.server.publish(load_notebook("echo"), name="echo")

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jupyter_scripting.models import execution_model, script_model
+from jupyter_scripting.models import execution_model, script_list_item, script_model
 from jupyter_scripting.store.records import ExecutionRecord, ScriptRecord
 
 FIXTURES = Path(__file__).parents[1] / "labextension" / "src" / "__tests__" / "models.json"
@@ -26,9 +26,9 @@ def test_script_shape_is_the_servers() -> None:
     assert types_of(model) == types_of(fixture)
 
 
-def test_execution_shape_is_the_servers() -> None:
-    fixture = json.loads(FIXTURES.read_text(encoding="utf-8"))["execution"]
-    record = ExecutionRecord(
+def execution_record(fixture: dict[str, Any]) -> ExecutionRecord:
+    """The record an execution of the fixture's shape comes from."""
+    return ExecutionRecord(
         id=fixture["executionId"],
         script_id=fixture["scriptId"],
         version=2,
@@ -44,10 +44,24 @@ def test_execution_shape_is_the_servers() -> None:
         duration_ms=41.73,
         content_type="text/plain; charset=utf-8",
     )
-    model = execution_model(record)
+
+
+def test_execution_shape_is_the_servers() -> None:
+    fixture = json.loads(FIXTURES.read_text(encoding="utf-8"))["execution"]
+    model = execution_model(execution_record(fixture))
     assert types_of(model) == types_of(fixture)
     assert model["executionDate"] == fixture["executionDate"]
     assert model["durationMs"] == fixture["durationMs"]
+
+
+def test_script_list_item_shape_is_the_servers() -> None:
+    fixture = json.loads(FIXTURES.read_text(encoding="utf-8"))["scriptListItem"]
+    record = ScriptRecord(fixture["scriptId"], "default", "hello", 2, NOW, NOW, None)
+    last = fixture["lastExecution"]
+    model = script_list_item(record, execution_record(last))
+    assert types_of(model) == types_of(fixture)
+    assert types_of(model["lastExecution"]) == types_of(last)
+    assert script_list_item(record, None)["lastExecution"] is None
 
 
 def test_error_shape_is_the_servers() -> None:

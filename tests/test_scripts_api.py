@@ -28,7 +28,22 @@ async def test_create_get_list(api, jp_base_url):
     assert got.code == 200 and body_json(got) == model
 
     listed = body_json(await api("scripting", "script"))
-    assert listed == {"scripts": [model], "moreElements": False}
+    assert listed == {"scripts": [{**model, "lastExecution": None}], "moreElements": False}
+
+
+async def test_the_listing_says_each_scripts_last_execution(api, publish):
+    ran = await publish("hello", name="ran")
+    never = await publish("hello", name="never")
+    await api("scripting", "script", ran, "run", method="POST", body=b'{"name": "A"}')
+    failed = await api("scripting", "script", ran, "run", method="POST", body=b"{}")
+    assert failed.code == 502
+    scripts = {s["scriptId"]: s for s in body_json(await api("scripting", "script"))["scripts"]}
+    assert scripts[never]["lastExecution"] is None
+    last = scripts[ran]["lastExecution"]
+    logs = body_json(await api("scripting", "log", "script", ran, params={"version": "all"}))
+    assert last == logs["filteredLogs"][0]
+    assert last["executionId"] == failed.headers["X-Execution-Id"]
+    assert (last["statusCode"], last["state"]) == (502, "failed")
 
 
 async def test_create_bare_notebook_with_name_argument(api):

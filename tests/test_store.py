@@ -680,6 +680,35 @@ async def test_executions_are_scoped_by_script(store: Store) -> None:
         await store.get_execution(ALICE, str(uuid.uuid4()), execution.id)
 
 
+async def test_last_executions_are_the_first_entries_of_every_versions_log(
+    store: Store, clock: Clock
+) -> None:
+    first = await store.create_script(ALICE, "first", notebook("1"))
+    second = await store.create_script(ALICE, "second", notebook("2"))
+    never = await store.create_script(ALICE, "never run", notebook("3"))
+    theirs = await store.create_script(BOB, "theirs", notebook("4"))
+    clock.now = T0 - dt.timedelta(minutes=1)
+    await run(store, first.id)
+    await store.add_version(ALICE, first.id, notebook("1b"))
+    clock.now = T0
+    await run(store, first.id, 2)
+    newest = await run(store, first.id, 2, finish=None)  # same instant: seq breaks the tie
+    clock.now = T0 - dt.timedelta(seconds=1)
+    await run(store, first.id, 1)  # recorded last, but dated before: not the newest
+    clock.now = None
+    on_second = await run(store, second.id, finish="failed")
+    await run(store, theirs.id, tenant=BOB)
+
+    ids = [first.id, second.id, never.id, theirs.id]
+    last = await store.last_executions(ALICE, ids)
+    assert set(last) == {first.id, second.id}  # never run, or another tenant's: absent
+    assert last[first.id].id == newest.id and last[first.id].state == "running"
+    assert last[second.id].id == on_second.id and last[second.id].state == "failed"
+    listed, _ = await store.list_executions(ALICE, first.id, version="all")
+    assert listed[0].id == newest.id
+    assert await store.last_executions(ALICE, []) == {}
+
+
 # -- pruning ---------------------------------------------------------------------------
 async def test_prune_by_age(store: Store, clock: Clock) -> None:
     script = await store.create_script(ALICE, "s", notebook("v1"))

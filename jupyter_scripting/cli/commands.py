@@ -475,12 +475,27 @@ def cmd_list(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not scripts:
         print("No scripts.")
         return EXIT_OK
-    rows = [("ID", "NAME", "VERSION", "UPDATED")]
+    rows = [("ID", "NAME", "VERSION", "UPDATED", "LAST RUN")]
     rows += [
-        (s["scriptId"], s["name"], str(s["version"]), s.get("updatedAt") or "") for s in scripts
+        (
+            s["scriptId"],
+            s["name"],
+            str(s["version"]),
+            s.get("updatedAt") or "",
+            _last_run(s.get("lastExecution")),
+        )
+        for s in scripts
     ]
     print_table(rows)
     return EXIT_OK
+
+
+def _last_run(execution: dict[str, Any] | None) -> str:
+    """``200 2026-11-29T10:00:05Z``, the state while unfinished, or ``-`` if it never ran."""
+    if not execution:
+        return "-"
+    outcome = execution.get("statusCode") or execution.get("state") or "?"
+    return f"{outcome} {execution.get('executionDate') or ''}".rstrip()
 
 
 # -- run ------------------------------------------------------------------------------------

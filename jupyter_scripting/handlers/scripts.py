@@ -7,7 +7,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..auth import SCRIPTS
-from ..models import script_model
+from ..models import script_list_item, script_model
 from ..service import parse_json, parse_script_body
 from .base import ScriptingHandler
 
@@ -30,7 +30,8 @@ class ScriptsHandler(ScriptingHandler):
         limit = self.int_argument("limit", 100, low=1, high=1000)
         offset = self.int_argument("offset", 0, low=0, high=2**31 - 1)
         scripts, more = await self.service.list_scripts(self.tenant, limit, offset)
-        self.write_json({"scripts": [script_model(s) for s in scripts], "moreElements": more})
+        items = [script_list_item(script, last) for script, last in scripts]
+        self.write_json({"scripts": items, "moreElements": more})
 
 
 class ScriptHandler(ScriptingHandler):

@@ -433,6 +433,35 @@ class Store:
 
         return await self._transact("list the scripts", work)
 
+    async def last_executions(
+        self, tenant: str, script_ids: list[str]
+    ) -> dict[str, ExecutionRecord]:
+        """The newest execution (of any version, in any state) of each of ``tenant``'s
+        scripts in ``script_ids`` that has one: one query, for a page of a listing."""
+        if not script_ids:
+            return {}
+
+        def work(session: Session) -> dict[str, ExecutionRecord]:
+            # "Newest" exactly as the log orders them (date, then seq as the tie-breaker),
+            # so that it is the first entry of the script's log of every version.
+            rank = (
+                func.row_number()
+                .over(
+                    partition_by=Execution.script_id,
+                    order_by=(Execution.created_at.desc(), Execution.seq.desc()),
+                )
+                .label("rank")
+            )
+            ranked = (
+                select(*_EXECUTION_COLUMNS, rank)
+                .where(Execution.tenant == tenant, Execution.script_id.in_(script_ids))
+                .subquery()
+            )
+            rows = session.execute(select(ranked).where(ranked.c.rank == 1))
+            return {row.script_id: _execution_record(row) for row in rows}
+
+        return await self._transact("read the scripts' last executions", work)
+
     async def get_script(self, tenant: str, script_id: str) -> ScriptRecord:
         """The script ``script_id`` of ``tenant`` (``ScriptNotFound`` otherwise)."""
         if not _is_canonical_uuid(script_id):

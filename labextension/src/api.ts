@@ -15,9 +15,14 @@ export interface IScript {
   timeout: number | null;
 }
 
+/** A script in the listing (`script_list_item`): with its newest run of any version. */
+export interface IScriptListItem extends IScript {
+  lastExecution: IExecution | null;
+}
+
 /** `GET /scripting/script`. */
 export interface IScriptList {
-  scripts: IScript[];
+  scripts: IScriptListItem[];
   moreElements: boolean;
 }
 

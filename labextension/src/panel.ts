@@ -2,7 +2,7 @@
 import { Dialog, InputDialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { IExecution, IScript, ScriptingClient } from './api';
+import { IExecution, IScript, IScriptListItem, ScriptingClient } from './api';
 import { button, formatDate, h, statusBadge } from './dom';
 import { describe } from './logs';
 import { IScriptActions } from './run';
@@ -43,11 +43,11 @@ export class ScriptsPanel extends Widget {
     void this.refresh();
   }
 
-  /** Reload the scripts, then each one's last run. */
+  /** Reload the scripts, each with its last run (one request). */
   async refresh(): Promise<void> {
     this.message.textContent = 'Loading…';
     this.message.classList.remove('jp-scripting-error');
-    let scripts: IScript[];
+    let scripts: IScriptListItem[];
     try {
       scripts = (await this.client.listScripts()).scripts;
     } catch (error) {
@@ -58,25 +58,15 @@ export class ScriptsPanel extends Widget {
     this.message.textContent = scripts.length
       ? ''
       : 'No scripts yet. Open a notebook and click "Publish as script".';
-    const items = scripts.map(script => this.item(script));
-    this.list.replaceChildren(...items.map(([node]) => node));
-    await Promise.all(
-      items.map(async ([, script, lastRun]) => {
-        try {
-          const page = await this.client.listExecutions(script.scriptId, {
-            limit: 1,
-            version: 'all'
-          });
-          lastRun.replaceChildren(...lastRunText(page.filteredLogs[0]));
-        } catch (error) {
-          lastRun.replaceChildren(describe(error, 'last run unknown'));
-        }
-      })
-    );
+    this.list.replaceChildren(...scripts.map(script => this.item(script)));
   }
 
-  private item(script: IScript): [HTMLElement, IScript, HTMLElement] {
-    const lastRun = h('div', { class: 'jp-scripting-last-run' }, '…');
+  private item(script: IScriptListItem): HTMLElement {
+    const lastRun = h(
+      'div',
+      { class: 'jp-scripting-last-run' },
+      ...lastRunText(script.lastExecution)
+    );
     const node = h(
       'li',
       { class: 'jp-scripting-item', 'data-script-id': script.scriptId },
@@ -103,7 +93,7 @@ export class ScriptsPanel extends Widget {
         })
       )
     );
-    return [node, script, lastRun];
+    return node;
   }
 
   private async openVersion(script: IScript): Promise<void> {
@@ -162,7 +152,7 @@ export class ScriptsPanel extends Widget {
   private list: HTMLElement;
 }
 
-function lastRunText(execution: IExecution | undefined): (Node | string)[] {
+function lastRunText(execution: IExecution | null): (Node | string)[] {
   if (!execution) {
     return ['never run'];
   }

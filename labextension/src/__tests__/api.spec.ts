@@ -9,6 +9,7 @@ import {
   IExecution,
   answerText,
   IScript,
+  IScriptListItem,
   ScriptingApiError,
   ScriptingClient,
   mediaType
@@ -17,6 +18,7 @@ import {
 import models from './models.json';
 
 const SCRIPT = models.script as IScript;
+const SCRIPT_LIST_ITEM = models.scriptListItem as IScriptListItem;
 const EXECUTION = models.execution as IExecution;
 const BASE = 'http://localhost:8888/lab-base/';
 
@@ -64,10 +66,15 @@ function json(body: unknown, status = 200, headers: HeadersInit = {}): Response 
 describe('ScriptingClient', () => {
   it('lists scripts under the base URL with the token', async () => {
     const { client, sent } = clientWith(() =>
-      json({ scripts: [SCRIPT], moreElements: false })
+      json({
+        scripts: [SCRIPT_LIST_ITEM, { ...SCRIPT_LIST_ITEM, lastExecution: null }],
+        moreElements: false
+      })
     );
     const list = await client.listScripts();
     expect(list.scripts[0].name).toBe('hello');
+    expect(list.scripts[0].lastExecution?.statusCode).toBe(200);
+    expect(list.scripts[1].lastExecution).toBeNull();
     expect(list.moreElements).toBe(false);
     expect(sent[0].method).toBe('GET');
     expect(sent[0].url).toBe(`${BASE}scripting/script?limit=1000&offset=0`);
