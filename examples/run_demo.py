@@ -29,6 +29,7 @@ from pathlib import Path
 
 from jupyter_scripting.cli.client import Client, ServerUnreachable
 from jupyter_scripting.cli.commands import publish_notebook
+from jupyter_scripting.cli.output import CommandError
 
 HERE = Path(__file__).parent
 #: script name → notebook; the name is also how a new version finds the script again.
@@ -232,10 +233,13 @@ def main(argv: list[str] | None = None) -> None:
         "--port", type=int, default=int(os.environ.get("PORT", "8888")), help="JupyterLab's port"
     )
     args = parser.parse_args(argv)
-    if args.publish_only:
-        publish_only()
-    else:
-        serve(args.port)
+    try:
+        if args.publish_only:
+            publish_only()
+        else:
+            serve(args.port)
+    except CommandError as error:  # the server refused a demo, or could not be reached
+        sys.exit(f"run_demo: could not publish the demos: {error}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from .server_process import free_port
+from .server_process import free_port, stop_process
 
 ROOT = Path(__file__).parent.parent
 BUILT_LABEXTENSION = ROOT / "jupyter_scripting" / "labextension"
@@ -191,12 +191,7 @@ def binder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Binder]:
             time.sleep(0.3)
         yield lab
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server, timeout=60)
         shutil.rmtree(venv, ignore_errors=True)  # hundreds of MB; pytest keeps its temp dirs
 
 

@@ -27,8 +27,14 @@ class OpenApiHandler(ScriptingHandler):
 
     @web.authenticated
     def get(self) -> None:
-        document = {
-            **openapi_document(),
-            "servers": [{"url": self.base_url, "description": "This Jupyter server."}],
-        }
-        self.finish(json.dumps(document), set_content_type="application/json")
+        self.finish(served_document(self.base_url), set_content_type="application/json")
+
+
+@functools.cache
+def served_document(base_url: str) -> str:
+    """The document as JSON with ``base_url`` as its server (built once per server)."""
+    document = {
+        **openapi_document(),
+        "servers": [{"url": base_url, "description": "This Jupyter server."}],
+    }
+    return json.dumps(document)
