@@ -9,18 +9,21 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
-from traitlets import Float, Integer, List, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Integer, List, Unicode, default, validate
 
 from ._version import __version__
 from .auth import ScriptingAuthorizer, ScriptingIdentityProvider
 from .execution.pool import KernelPool
 from .execution.runner import Runner
+from .execution.sandbox_policy import Limits as SandboxLimits
+from .execution.sandbox_policy import Sandbox, SandboxUnavailable, jupyter_paths_to_hide
 from .handlers.base import NotFoundHandler, widen_header_limit
 from .handlers.keys import KeyHandler, KeysHandler
 from .handlers.logs import ExecutionHandler, ExecutionNotebookHandler, LogHandler
 from .handlers.openapi import OpenApiHandler
 from .handlers.runs import BackgroundHandler, RunHandler
 from .handlers.scripts import NotebookHandler, ScriptHandler, ScriptsHandler
+from .metrics import SANDBOX_ACTIVE
 from .paths import default_database_url
 from .service import Limits, ScriptingService
 from .store.service import Store
@@ -145,6 +148,71 @@ class ScriptingApp(ExtensionApp):
         3600.0, config=True, help="Seconds between two passes of the log retention."
     )
 
+    sandbox = Enum(
+        ["auto", "required", "off"],
+        "auto",
+        config=True,
+        help="""The sandbox of every run's kernel: its own PID, mount and IPC namespaces, a
+        view of the file system without the server's places (Jupyter directories, root
+        directory, $HOME, the store), private /tmp, /dev/shm and working directory, and the
+        run_* limits. "auto": on where this machine allows it, else off with a loud
+        warning (the log, and jupyter_scripting_sandbox_active 0 in /metrics);
+        "required": the server refuses to start without it; "off": no sandbox.""",
+    )
+    sandbox_read_paths = List(
+        Unicode(),
+        config=True,
+        help="""More paths a sandboxed kernel may read (read-only), besides the system
+        paths (/usr, /etc, /bin, /sbin, /lib*) and its Python environment.""",
+    )
+    sandbox_network = Bool(
+        True,
+        config=True,
+        help="""Whether sandboxed kernels share the host's network (to call other
+        services). False: each gets a network namespace of its own with only a loopback
+        interface (no connection leaves it, none reaches the host's local services).""",
+    )
+    sandbox_exempt_kernelspecs = List(
+        Unicode(),
+        config=True,
+        help="""Kernelspecs whose kernels run without the sandbox (kernels that cannot run
+        sandboxed, e.g. those with a provisioner of their own that starts them elsewhere).
+        Not even ScriptingApp.sandbox = "required" sandboxes these.""",
+    )
+    run_memory_limit = Integer(
+        1 << 30,
+        config=True,
+        help="""Bytes of memory a run's kernel and its processes may use together (0: no
+        limit). Past it the script is stopped and the run answers 502 (reason
+        "memory-limit"). A cgroup where the server may make one, else the address-space
+        limit (RLIMIT_AS) of each process.""",
+    )
+    run_max_processes = Integer(
+        64,
+        config=True,
+        help="""Processes and threads a run may have at once, the kernel's own included
+        (0: no limit). A script that tries to start more gets an error (a fork bomb fails
+        inside the run) and the run answers 502 (reason "process-limit"). A cgroup where
+        the server may make one, else RLIMIT_NPROC in the run's user namespace.""",
+    )
+    run_max_file_size = Integer(
+        256 << 20,
+        config=True,
+        help="Bytes a file written by a run may have (RLIMIT_FSIZE; 0: no limit).",
+    )
+    run_tmp_size = Integer(
+        256 << 20,
+        config=True,
+        help="""Bytes a run's /tmp, /dev/shm and working directory may hold together (one
+        tmpfs, in memory: it counts towards run_memory_limit too; 0: half the memory).""",
+    )
+
+    @validate("run_memory_limit", "run_max_processes", "run_max_file_size", "run_tmp_size")
+    def _zero_or_more(self, proposal: dict[str, Any]) -> Any:
+        if proposal["value"] < 0:
+            raise ValueError(f"{proposal['trait'].name} must be 0 (no limit) or more")
+        return proposal["value"]
+
     @default("kernel_pool_size")
     def _default_kernel_pool_size(self) -> int:
         return max(1, min(4, os.cpu_count() or 1))
@@ -182,11 +250,13 @@ class ScriptingApp(ExtensionApp):
         secrets += [os.environ.get(v, "") for v in ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN")]
         secrets = [s for s in secrets if s]
         kernel_spec_manager = getattr(self.serverapp, "kernel_spec_manager", None)
+        self.sandbox_policy = self._start_sandbox()
         kernels = KernelPool(
             parent=self,
             secrets=secrets,
             pool_size=self.kernel_pool_size,
             fork_kernelspecs=self.fork_kernelspecs,
+            sandbox=self.sandbox_policy,
         )
         if kernel_spec_manager is not None:
             kernels.kernel_spec_manager = kernel_spec_manager
@@ -216,6 +286,31 @@ class ScriptingApp(ExtensionApp):
             scripting_authorizer=ScriptingAuthorizer(self.serverapp.authorizer),
         )
         self.log.info("jupyter_scripting %s: store %s", __version__, self._safe_url())
+
+    def _start_sandbox(self) -> Sandbox:
+        """Find out whether runs can be sandboxed here; exit if they must and cannot."""
+        policy = Sandbox(
+            mode=self.sandbox,
+            limits=SandboxLimits(
+                run_memory_limit=self.run_memory_limit,
+                run_max_processes=self.run_max_processes,
+                run_max_file_size=self.run_max_file_size,
+                run_tmp_size=self.run_tmp_size,
+            ),
+            read_paths=list(self.sandbox_read_paths),
+            hidden_paths=jupyter_paths_to_hide(self.serverapp, self.database_url),
+            network=self.sandbox_network,
+            exempt_kernelspecs=list(self.sandbox_exempt_kernelspecs),
+            log=self.log,
+        )
+        try:
+            policy.start()
+        except SandboxUnavailable as e:
+            # jupyter_server logs and skips an extension that raises: this must stop it.
+            self.log.critical("%s", e)
+            raise SystemExit(1) from None
+        SANDBOX_ACTIVE.set(1 if policy.active else 0)
+        return policy
 
     def _safe_url(self) -> str:
         from sqlalchemy.engine import make_url

@@ -169,3 +169,15 @@ class OutputTooLarge(ScriptFailed):
     """The script produced more than ``ScriptingApp.max_output_size``; its kernel was killed."""
 
     reason = "output-too-large"
+
+
+class MemoryLimitReached(ScriptFailed):
+    """The script used more memory than ``ScriptingApp.run_memory_limit``; it was stopped."""
+
+    reason = "memory-limit"
+
+
+class ProcessLimitReached(ScriptFailed):
+    """The script tried to run more processes than ``ScriptingApp.run_max_processes``."""
+
+    reason = "process-limit"

@@ -45,3 +45,9 @@ def record_run(mode: str, reason: str | None, duration_s: float) -> None:
     """Count a run that ended (``reason``: None when the script answered)."""
     RUNS.labels(mode=mode, outcome=reason or "ok").inc()
     RUN_DURATION.labels(mode=mode).observe(max(0.0, duration_s))
+
+
+SANDBOX_ACTIVE = Gauge(
+    "jupyter_scripting_sandbox_active",
+    "1 when every run's kernel is sandboxed (ScriptingApp.sandbox), 0 when runs are not.",
+)

@@ -40,6 +40,8 @@ from typing import Any, ClassVar
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
+from . import sandbox
+
 #: The entry-point name of :class:`ForkServerProvisioner` (group
 #: ``jupyter_client.kernel_provisioners``).
 PROVISIONER_NAME = "jupyter-scripting-forkserver"
@@ -129,13 +131,20 @@ class ForkServer:
             and not self._reader_task.done()
         )
 
-    async def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> int:
-        """Fork a kernel running ``ipykernel_launcher ARGV``; its pid."""
+    async def fork(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str,
+        sandbox: dict[str, Any] | None = None,
+    ) -> int:
+        """Fork a kernel running ``ipykernel_launcher ARGV`` (in ``sandbox``); its pid."""
         for attempt in (1, 2):
             await self._ensure_started(env)
             generation = self.starts
             try:
-                return await self._request({"argv": argv, "env": env, "cwd": cwd})
+                request = {"argv": argv, "env": env, "cwd": cwd, "sandbox": sandbox}
+                return await self._request(request)
             except ZygoteDied:
                 async with self._lock:
                     if self.starts == generation:  # nobody restarted it yet
@@ -285,19 +294,22 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
         return self._forked_pid is not None or super().has_process
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
-        argv = forkable_argv(cmd)
+        # Given by KernelProvider through the kernel manager's start_kernel(): the
+        # kernel's sandbox (or None), and whether it is to be forked at all.
+        sandbox_config = kwargs.pop("sandbox", None)
+        argv = forkable_argv(cmd) if kwargs.pop("fork", True) else None
         if argv is None:
-            return await super().launch_kernel(cmd, **kwargs)
+            return await self._spawn(cmd, sandbox_config, **kwargs)
         env = dict(kwargs.get("env") or os.environ)
         cwd = str(kwargs.get("cwd") or os.getcwd())
         # jupyter_client already made "python"/"python3.X" this interpreter; another bare
         # name is the one on PATH, as spawning it would find (one zygote per interpreter).
         python = cmd[0] if os.path.isabs(cmd[0]) else (shutil.which(cmd[0]) or cmd[0])
         try:
-            pid = await ForkServer.for_python(python).fork(argv, env, cwd)
+            pid = await ForkServer.for_python(python).fork(argv, env, cwd, sandbox_config)
         except ForkFailed as e:
             self.log.warning("Could not fork a kernel (%s); spawning one instead", e)
-            return await super().launch_kernel(cmd, **kwargs)
+            return await self._spawn(cmd, sandbox_config, **kwargs)
         self._forked_pid = self.pid = self.pgid = pid
         self._exit_code = None
         try:
@@ -306,6 +318,15 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
             self._pidfd = None  # no pidfd (old kernel) or already gone: poll by pid
         self.cwd = cwd
         return self.connection_info
+
+    async def _spawn(
+        self, cmd: list[str], sandbox_config: dict[str, Any] | None, **kwargs: Any
+    ) -> KernelConnectionInfo:
+        """Start the kernel as a new process, as LocalProvisioner does (in its sandbox)."""
+        if sandbox_config:
+            cmd = sandbox.spawn_command(cmd, sandbox_config)
+            kwargs["cwd"] = "/"  # the launcher changes to the sandbox's working directory
+        return await super().launch_kernel(cmd, **kwargs)
 
     def _forked_exit_code(self) -> int | None:
         """None while the forked kernel runs; its (unknown: -9 or 0) code once gone."""

@@ -28,6 +28,7 @@ from traitlets.config import LoggingConfigurable
 
 from ..errors import RunNotStarted
 from .forkserver import DEFAULT_ENV_DENYLIST, PROVISIONER_NAME, ForkServer
+from .sandbox_policy import Sandbox
 
 
 @dataclass(eq=False)
@@ -37,9 +38,11 @@ class KernelHandle:
     kernel_name: str
     km: AsyncKernelManager
     kc: object  # jupyter_client.asynchronous.AsyncKernelClient
-    workdir: str
+    workdir: str | None  # None when sandboxed (its working directory is in the sandbox)
     runtime_dir: str
     pid: int | None = None
+    #: The kernel's sandbox configuration (None: not sandboxed).
+    sandbox: dict[str, Any] | None = None
     _released: bool = field(default=False, repr=False)
 
 
@@ -76,6 +79,11 @@ class KernelProvider(LoggingConfigurable):
         Empty: spawn every kernel.""",
     )
     kernel_spec_manager = Instance(KernelSpecManager)
+    sandbox = Instance(
+        Sandbox,
+        allow_none=True,
+        help="The sandbox of every kernel (``ScriptingApp`` makes it); None: no sandbox.",
+    )
 
     @default("kernel_spec_manager")
     def _default_kernel_spec_manager(self) -> KernelSpecManager:
@@ -133,7 +141,6 @@ class KernelProvider(LoggingConfigurable):
         """Start a fresh kernel and wait until it answers; ``RunNotStarted`` otherwise."""
         if self._closed:
             raise RunNotStarted("The server is shutting down: no kernel can be started.")
-        workdir = tempfile.mkdtemp(prefix="jupyter-scripting-")
         # IPC sockets in a private directory: no TCP port races between many kernels
         # starting at once, and no port any other local user could connect to. In memory
         # where possible (the IPython directory's dozen files come and go with every run).
@@ -146,17 +153,21 @@ class KernelProvider(LoggingConfigurable):
             connection_file=os.path.join(runtime_dir, "kernel.json"),
             ip=os.path.join(runtime_dir, "kernel-ipc"),
         )
-        handle = KernelHandle(kernel_name, km, None, workdir, runtime_dir)
+        handle = KernelHandle(kernel_name, km, None, None, runtime_dir)
         self._live.add(handle)
         try:
             km._kernel_spec = self._kernel_spec(kernel_name)  # read from disk once a minute
-            self._choose_provisioner(km)
+            options = self._launch_options(km, handle)
             env = self.kernel_env()
             # A private IPython directory per run: IPython's history and profile (startup
             # files!) would otherwise be shared by every run, a way for one run to read
             # another's code or to plant code in the next ones.
             env["IPYTHONDIR"] = os.path.join(runtime_dir, "ipython")
-            await km.start_kernel(env=env, cwd=workdir)
+            if handle.sandbox is not None:
+                env["HOME"] = cwd = handle.sandbox["home"]  # on the sandbox's own tmpfs
+            else:
+                handle.workdir = cwd = tempfile.mkdtemp(prefix="jupyter-scripting-")
+            await km.start_kernel(env=env, cwd=cwd, **options)
             kc = km.client(context=self._context)
             # nbclient needs shell and IOPub only (no input is allowed; liveness is the
             # process's): no stdin socket, and no heartbeat thread per run.
@@ -179,13 +190,38 @@ class KernelProvider(LoggingConfigurable):
             raise RunNotStarted(f"A {kernel_name!r} kernel could not be started: {e}") from e
         return handle
 
-    def _choose_provisioner(self, km: AsyncKernelManager) -> None:
-        """Fork the kernels of ``fork_kernelspecs`` (their kernel.json need not say so)."""
+    def _launch_options(self, km: AsyncKernelManager, handle: KernelHandle) -> dict[str, Any]:
+        """Choose the fork-server provisioner for kernels it forks or sandboxes (their
+        kernel.json need not say so); what ``start_kernel`` passes it. Makes the
+        kernel's sandbox (``handle.sandbox``)."""
         spec = km.kernel_spec  # read once per manager; a fresh object we may amend
-        if spec is None or km.kernel_name not in self.fork_kernelspecs:
-            return
-        if not spec.metadata.get("kernel_provisioner"):
+        if spec is None:
+            return {}
+        named = (spec.metadata.get("kernel_provisioner") or {}).get("provisioner_name")
+        fork = km.kernel_name in self.fork_kernelspecs or named == PROVISIONER_NAME
+        sandbox = self.sandbox
+        if sandbox is not None and sandbox.applies_to(km.kernel_name):
+            if named in (None, PROVISIONER_NAME):
+                handle.sandbox = sandbox.kernel_config(km.kernel_name, handle.runtime_dir)
+            elif sandbox.mode == "required":
+                raise RunNotStarted(
+                    f"Kernels of {km.kernel_name!r} have their own provisioner ({named}) and "
+                    "cannot be sandboxed; ScriptingApp.sandbox is 'required' (list the "
+                    "kernelspec in ScriptingApp.sandbox_exempt_kernelspecs to run it anyway)."
+                )
+            else:
+                sandbox.warn_once(km.kernel_name, f"its kernelspec names provisioner {named}")
+        if not fork and handle.sandbox is None:
+            return {}
+        if not named:
             spec.metadata["kernel_provisioner"] = {"provisioner_name": PROVISIONER_NAME}
+        return {"fork": fork, "sandbox": handle.sandbox}
+
+    def limit_reached(self, handle: KernelHandle, ename: str | None) -> str | None:
+        """``"memory"`` or ``"processes"`` if a sandbox limit stopped the kernel's run."""
+        if self.sandbox is None:
+            return None
+        return self.sandbox.limit_reached(handle.sandbox, ename)
 
     async def release(self, handle: KernelHandle) -> None:
         """Kill the kernel's process group now and remove its working directory.
@@ -204,8 +240,16 @@ class KernelProvider(LoggingConfigurable):
             self.log.exception("Could not stop kernel %s", handle.pid)
         finally:
             # Off the event loop: file system calls can take milliseconds each.
-            await asyncio.to_thread(_remove, handle.workdir, handle.runtime_dir)
+            await asyncio.to_thread(self._remove, handle)
             self._live.discard(handle)
+
+    def _remove(self, handle: KernelHandle) -> None:
+        """Remove what the kernel had on the host: directories, cgroups."""
+        for path in (handle.workdir, handle.runtime_dir):
+            if path:
+                shutil.rmtree(path, ignore_errors=True)
+        if self.sandbox is not None:
+            self.sandbox.release(handle.sandbox)
 
     def release_soon(self, handle: KernelHandle) -> None:
         """Release in the background (the answer need not wait for the kill)."""
@@ -237,11 +281,6 @@ def _runtime_base() -> str | None:
         if base and os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
             return base
     return None  # the temporary directory
-
-
-def _remove(*paths: str) -> None:
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 async def warm_up(kc: Any, timeout: float) -> None:

@@ -31,6 +31,8 @@ from traitlets.config import LoggingConfigurable
 from ..errors import (
     BadScriptAnswer,
     KernelDied,
+    MemoryLimitReached,
+    ProcessLimitReached,
     RunNotStarted,
     RunTimedOut,
     ScriptFailed,
@@ -175,6 +177,7 @@ class Runner(LoggingConfigurable):
         traceback: str | None = None
         handle: KernelHandle | None = None
         timed_out = False
+        ename: str | None = None
 
         holder: list[KernelHandle] = []
 
@@ -220,6 +223,7 @@ class Runner(LoggingConfigurable):
             )
         except CellExecutionError as e:
             error = ScriptFailed(f"The script raised {e.ename}: {e.evalue}")
+            ename = e.ename
             traceback = _ANSI.sub("", str(e))
         except DeadKernelError:
             if timed_out:
@@ -235,6 +239,9 @@ class Runner(LoggingConfigurable):
             deadline.cancel()
             handle = holder[0] if holder else None
             if handle is not None:
+                if type(error) in (ScriptFailed, KernelDied):
+                    # Read before the kernel's cgroups go with it.
+                    error = self._limit_error(handle, ename) or error
                 if error is not None or answer is None:
                     # Kill before answering, so a 504 means the kernel is gone.
                     await self.kernels.release(handle)
@@ -252,6 +259,24 @@ class Runner(LoggingConfigurable):
             duration_ms=(time.perf_counter() - start) * 1000,
             traceback=traceback,
             kernel_pid=handle.pid if handle else None,
+        )
+
+    def _limit_error(self, handle: KernelHandle, ename: str | None) -> ScriptFailed | None:
+        """The sandbox limit that stopped the script, if one did."""
+        limit = self.kernels.limit_reached(handle, ename)
+        sandbox = self.kernels.sandbox
+        if limit is None or sandbox is None:
+            return None
+        if limit == "memory":
+            return MemoryLimitReached(
+                f"The script used more than {_size(sandbox.limits.run_memory_limit)} of memory, "
+                "the most a run may use; it was stopped. The server's "
+                "ScriptingApp.run_memory_limit sets the limit."
+            )
+        return ProcessLimitReached(
+            f"The script tried to run more than {sandbox.limits.run_max_processes} processes "
+            "and threads at once, the most a run may have; it was stopped. The server's "
+            "ScriptingApp.run_max_processes sets the limit."
         )
 
     async def _execute(
@@ -318,6 +343,14 @@ class Runner(LoggingConfigurable):
 
 #: The ``user_expressions`` entry that reads the kernel-side ``response`` back.
 READBACK = {"response": "__jupyter_scripting__.dump()"}
+
+
+def _size(n: int) -> str:
+    """Bytes for a message: "512 MiB", "1 GiB", or the number."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
 
 
 def _last_code_cell(nb: Any, skip_tag: str) -> int | None:

@@ -117,6 +117,22 @@ def preload() -> None:
 _LAUNCHER = "ipykernel_launcher"
 
 
+def _load_sandbox() -> Any:
+    """The sandbox module (:mod:`jupyter_scripting.execution.sandbox`), loaded by path
+    under a private name: kernels must not find this package imported."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox.py")
+    spec = importlib.util.spec_from_file_location("_jupyter_scripting_sandbox", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_SANDBOX: Any = None
+
+
 def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
     """Become a fresh kernel (runs in the forked child; returns the exit code)."""
     os.setsid()
@@ -128,6 +144,18 @@ def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(2, 1)  # kernel chatter goes where the zygote's stderr goes (the server's)
+    config = request.get("sandbox")
+    if config:
+        config = {**config, "read_only": [*config["read_only"], *_SANDBOX.python_paths()]}
+        try:
+            # This process stays outside as the sandbox's supervisor (watching the
+            # lifeline); enter() returns in the kernel, PID 2 of its namespaces.
+            _SANDBOX.enter(config, lifeline_fd)
+        except FileNotFoundError:
+            return 1  # its run ended before this fork was served (as below)
+        except OSError as e:
+            print(f"jupyter_scripting sandbox: {e}", file=sys.stderr, flush=True)
+            return _SANDBOX.SETUP_FAILED
     try:
         os.chdir(request["cwd"])
     except FileNotFoundError:
@@ -148,7 +176,8 @@ def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
             pass
         os.killpg(os.getpid(), signal.SIGKILL)
 
-    threading.Thread(target=watch_lifeline, name="lifeline", daemon=True).start()
+    if not config:  # (a sandbox's supervisor watches the lifeline)
+        threading.Thread(target=watch_lifeline, name="lifeline", daemon=True).start()
     sys.argv = [_LAUNCHER, *request["argv"]]
     from ipykernel.kernelapp import IPKernelApp
 
@@ -206,6 +235,11 @@ def serve(protocol_fd: int, lifeline_fd: int) -> None:
     os.environ["JPY_PARENT_PID"] = "1"
     # debugpy (imported by ipykernel's debugger) warns about frozen modules on import.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    global _SANDBOX
+    _SANDBOX = _load_sandbox()
+    # Orphans of its children (a sandbox's init whose supervisor was killed) become its
+    # own, and are reaped.
+    _SANDBOX.prctl(_SANDBOX.PR_SET_CHILD_SUBREAPER, 1)
     preload()
     gc.collect()
     gc.freeze()  # keep the preloaded objects' pages shared with every child
