@@ -335,7 +335,12 @@ def jupyter_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def bench_scripting(
-    args: argparse.Namespace, mode: str, pool: int | None, fork: bool, work: Path
+    args: argparse.Namespace,
+    mode: str,
+    pool: int | None,
+    fork: bool,
+    work: Path,
+    sandbox: str = "required",
 ) -> Result:
     result = Result("jupyter_scripting", mode)
     home = Path(tempfile.mkdtemp(prefix="scripting-", dir=work))
@@ -359,6 +364,9 @@ def bench_scripting(
         "fork_kernelspecs": ["python3"] if fork else [],
         "database_url": f"sqlite:///{home / 'store.sqlite'}",
         "max_sync_runs_per_tenant": 32,
+        # Every row but the "sandbox off" ones measures the run sandbox (the default);
+        # "required" so that a machine without namespaces fails rather than measures none.
+        "sandbox": sandbox,
     }
     if pool is None:
         del settings["kernel_pool_size"]  # the default
@@ -594,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated subset: fork,spawn,forknopool,nopool,kg1,kg4,papermill",
+        help="comma-separated subset: fork,forkoff,spawn,forknopool,nopool,kg1,kg4,papermill",
     )
     args = parser.parse_args(argv)
     if args.reference_python:
@@ -612,6 +620,10 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     plan: list[tuple[str, Callable[[], Result]]] = [
         ("fork", lambda: bench_scripting(args, "fork pool (default)", None, True, work)),
+        (
+            "forkoff",
+            lambda: bench_scripting(args, "fork pool, sandbox off", None, True, work, "off"),
+        ),
         ("spawn", lambda: bench_scripting(args, "spawn pool", 2, False, work)),
         ("forknopool", lambda: bench_scripting(args, "fork, no pool", 0, True, work)),
         ("nopool", lambda: bench_scripting(args, "spawn, no pool", 0, False, work)),
@@ -628,8 +640,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(results)
+    print_sandbox_cost(results)
     print_targets(results)
     return 0
+
+
+def print_sandbox_cost(results: list[Result]) -> None:
+    """What the run sandbox costs per run: the fork pool with it and without it."""
+    on = next((r for r in results if r.mode == "fork pool (default)"), None)
+    off = next((r for r in results if r.mode == "fork pool, sandbox off"), None)
+    if on is None or off is None or on.p50 is None or off.p50 is None:
+        return
+    print()
+    cpu = "-"
+    if on.cpu_per_run is not None and off.cpu_per_run is not None:
+        cpu = f"{(on.cpu_per_run - off.cpu_per_run) * 1000:+.1f} ms"
+    rps = "-"
+    if on.throughput and off.throughput:
+        rps = f"{on.throughput:.1f} vs {off.throughput:.1f} runs/s at concurrency 10"
+    print(
+        f"Sandbox cost per run (fork pool, on - off): p50 {(on.p50 - off.p50) * 1000:+.1f} ms, "
+        f"CPU {cpu}; {rps}"
+    )
 
 
 if __name__ == "__main__":

@@ -80,3 +80,43 @@ def kernel_processes(server: psutil.Process) -> list[psutil.Process]:
         if not zygote:
             kernels.append(process)
     return kernels
+
+
+#: Code a script runs to say which processes it is: its PID namespace and its pid there.
+WHO_AM_I = "__import__('os').readlink('/proc/self/ns/pid')"
+
+
+def processes_gone(namespace: str, pids: list[int], timeout: float = 5.0) -> bool:
+    """Whether the processes a run reported (its PID ``namespace``, their ``pids`` in it)
+    are all gone within ``timeout`` s. In a sandbox (a namespace of its own) that is:
+    nothing left in the namespace; without one, none of those pids."""
+    import time
+
+    def alive() -> bool:
+        if namespace != os.readlink("/proc/self/ns/pid"):
+            for process in psutil.process_iter(["status"]):
+                try:
+                    same = os.readlink(f"/proc/{process.pid}/ns/pid") == namespace
+                except OSError:
+                    continue
+                if same and process.info["status"] != psutil.STATUS_ZOMBIE:
+                    return True
+            return False
+        return any(
+            psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            for pid in pids
+        )
+
+    deadline = time.monotonic() + timeout
+    while alive():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def reported_kernel(answer: dict[str, Any]) -> str:
+    """The kernel a leave_traces/environment run reports: its runtime directory (unique
+    per kernel, and the same path in and out of a sandbox; pids are not: a sandboxed
+    kernel is always PID 2 of its namespace)."""
+    return str(answer["kernel"])

@@ -23,7 +23,7 @@ from jupyter_scripting.execution.forkserver import (
 from jupyter_scripting.execution.kernels import KernelProvider
 from jupyter_scripting.execution.pool import KernelPool
 
-from .helpers import body_json, scripting_app, server_config
+from .helpers import body_json, reported_kernel, scripting_app, server_config
 from .test_pool import wait_full
 
 SECRET = "zygote-must-not-see-this-0123456789"
@@ -44,10 +44,11 @@ def gone(pid: int) -> bool:
     return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-async def run_pid(api, script_id: str) -> int:
+async def run_pid(api, script_id: str) -> str:
+    """The run's kernel (see ``reported_kernel``)."""
     answer = await api("scripting", "script", script_id, "run")
     assert answer.code == 200, answer.body
-    return int(body_json(answer)["pid"])
+    return reported_kernel(body_json(answer))
 
 
 async def test_run_kernels_are_forked_from_one_zygote(api, publish, jp_serverapp):

@@ -13,7 +13,7 @@ import pytest
 
 from jupyter_scripting.execution.pool import KernelPool
 
-from .helpers import body_json, scripting_app, server_config
+from .helpers import body_json, reported_kernel, scripting_app, server_config
 
 POOL = 2
 
@@ -30,10 +30,15 @@ async def wait_full(pool: KernelPool, size: int = POOL, timeout: float = 60) -> 
         await asyncio.sleep(0.1)
 
 
-async def run_pid(api, script_id: str) -> int:
+async def run_pid(api, script_id: str) -> str:
+    """The run's kernel (see ``reported_kernel``)."""
     answer = await api("scripting", "script", script_id, "run")
     assert answer.code == 200, answer.body
-    return int(body_json(answer)["pid"])
+    return reported_kernel(body_json(answer))
+
+
+def pooled(pool) -> set[str]:
+    return set(pool.pooled_kernels())
 
 
 async def test_runs_take_pooled_kernels_once_each(api, publish, jp_serverapp):
@@ -41,13 +46,13 @@ async def test_runs_take_pooled_kernels_once_each(api, publish, jp_serverapp):
     script_id = await publish("leave_traces")
     await run_pid(api, script_id)  # the first run fills the pool
     await wait_full(pool)
-    warm = pool.pooled_pids()
-    pid = await run_pid(api, script_id)
-    assert pid in warm  # served from the pool...
-    assert pid not in pool.pooled_pids()  # ...and never again
+    warm = pool.pooled_kernels()
+    kernel = await run_pid(api, script_id)
+    assert kernel in warm  # served from the pool...
+    assert kernel not in pooled(pool)  # ...and never again
     await wait_full(pool)
-    assert pid not in pool.pooled_pids()
-    await wait_gone(pid)  # killed after its run (in the background: the answer went first)
+    assert kernel not in pooled(pool)
+    await wait_gone(warm[kernel])  # killed after its run (in the background: the answer went first)
 
 
 async def wait_gone(pid: int, timeout: float = 10) -> None:
@@ -65,7 +70,7 @@ async def test_refills_after_a_burst_larger_than_the_pool(api, publish, jp_serve
     pids = await asyncio.gather(*(run_pid(api, script_id) for _ in range(POOL + 3)))
     assert len(set(pids)) == POOL + 3  # every run its own kernel
     await wait_full(pool)
-    assert not pool.pooled_pids() & set(pids)
+    assert not pooled(pool) & set(pids)
 
 
 async def test_a_dead_pooled_kernel_is_never_handed_out(api, publish, jp_serverapp):
@@ -73,14 +78,14 @@ async def test_a_dead_pooled_kernel_is_never_handed_out(api, publish, jp_servera
     script_id = await publish("leave_traces")
     await run_pid(api, script_id)
     await wait_full(pool)
-    dead = pool.pooled_pids()
-    for pid in dead:
+    dead = pooled(pool)
+    for pid in pool.pooled_pids():
         os.kill(pid, signal.SIGKILL)
     await asyncio.sleep(0.5)  # SIGKILL is not caught: they are gone (zombies until polled)
     pid = await run_pid(api, script_id)
     assert pid not in dead
     await wait_full(pool)
-    assert not pool.pooled_pids() & dead
+    assert not pooled(pool) & dead
 
 
 async def test_pool_off_starts_a_kernel_per_run(api, publish, jp_serverapp):

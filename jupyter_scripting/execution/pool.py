@@ -55,6 +55,10 @@ class KernelPool(KernelProvider):
         """Process ids of the warm kernels waiting for a run."""
         return {h.pid for ready in self._ready.values() for h in ready if h.pid is not None}
 
+    def pooled_kernels(self) -> dict[str, int | None]:
+        """The warm kernels waiting for a run: their runtime directories, and pids."""
+        return {h.runtime_dir: h.pid for ready in self._ready.values() for h in ready}
+
     def start_pools(self) -> None:
         """Fill the pools of ``prestart`` (call on the running event loop)."""
         for kernel_name in self.prestart:

@@ -70,7 +70,7 @@ notebooks = {
             "import subprocess, os, time\n"
             'child = subprocess.Popen(["sleep", "600"])\n'
             'open("pids.txt", "w").write(f"{os.getpid()} {child.pid}")\n'
-            "print(os.getpid(), child.pid, flush=True)\n"
+            "print(os.readlink('/proc/self/ns/pid'), os.getpid(), child.pid, flush=True)\n"
             "time.sleep(600)"
         )
     ],
@@ -85,6 +85,7 @@ notebooks = {
             '    "headers": dict(request.headers),\n'
             '    "query": request.query,\n'
             '    "pid": os.getpid(),\n'
+            '    "kernel": os.path.dirname(__import__("ipykernel.connect").connect.get_connection_file()),\n'
             "})"
         )
     ],
@@ -92,7 +93,8 @@ notebooks = {
         new_code_cell(
             "import os\n"
             'seen = {"had_global": "MARKER" in globals(), "had_file": os.path.exists("marker.txt"),\n'
-            '        "had_env": "SCRIPTING_MARKER" in os.environ, "pid": os.getpid(), "cwd": os.getcwd()}\n'
+            '        "had_env": "SCRIPTING_MARKER" in os.environ, "pid": os.getpid(), "cwd": os.getcwd(),\n'
+            '        "kernel": os.path.dirname(__import__("ipykernel.connect").connect.get_connection_file())}\n'
             "MARKER = 1\n"
             'open("marker.txt", "w").write("x")\n'
             'os.environ["SCRIPTING_MARKER"] = "1"\n'
