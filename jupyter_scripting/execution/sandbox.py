@@ -271,20 +271,6 @@ def build_root(config: dict[str, Any], ops: list[tuple[str, str]], old: str, new
     uid, gid = config.get("uid"), config.get("gid")
     chown = uid is not None and not config.get("userns")
     writable = [os.path.normpath(p) for p in config["writable"]]
-    for kind, path in ops:
-        target = new + path
-        if kind == "link":
-            if not os.path.lexists(target):
-                _mkdirs(os.path.dirname(target))
-                os.symlink(os.readlink(old + path), target)
-        elif kind == "bind":
-            if not os.path.islink(target):
-                _bind(old + path, target, read_only=True)
-        elif os.path.isdir(old + path):  # mask a directory
-            mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        else:  # mask a file
-            mount(old + "/dev/null", target, None, MS_BIND)
-
     # /dev: the harmless devices, a private /dev/pts.
     dev = new + "/dev"
     _mkdirs(dev)
@@ -322,6 +308,22 @@ def build_root(config: dict[str, Any], ops: list[tuple[str, str]], old: str, new
             os.chown(f"{scratch}/{name}", uid, gid)
         _bind(f"{scratch}/{name}", new + inside, read_only=False)
     _check(_libc.umount2(_b(scratch), MNT_DETACH), "umount scratch")
+
+    # The read-only paths last: one inside /tmp (a virtual environment there) is then
+    # mounted on top of the private /tmp, not covered by it.
+    for kind, path in ops:
+        target = new + path
+        if kind == "link":
+            if not os.path.lexists(target):
+                _mkdirs(os.path.dirname(target))
+                os.symlink(os.readlink(old + path), target)
+        elif kind == "bind":
+            if not os.path.islink(target):
+                _bind(old + path, target, read_only=True)
+        elif os.path.isdir(old + path):  # mask a directory
+            mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        else:  # mask a file
+            mount(old + "/dev/null", target, None, MS_BIND)
 
     for path in writable:
         if not os.path.isdir(old + path):
