@@ -320,6 +320,8 @@ def build_root(config: dict[str, Any], ops: list[tuple[str, str]], old: str, new
         elif kind == "bind":
             if not os.path.islink(target):
                 _bind(old + path, target, read_only=True)
+        elif not os.path.lexists(target):
+            continue  # not in the new root (covered by the private /tmp): nothing to mask
         elif os.path.isdir(old + path):  # mask a directory
             mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
         else:  # mask a file
