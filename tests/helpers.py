@@ -82,10 +82,6 @@ def kernel_processes(server: psutil.Process) -> list[psutil.Process]:
     return kernels
 
 
-#: Code a script runs to say which processes it is: its PID namespace and its pid there.
-WHO_AM_I = "__import__('os').readlink('/proc/self/ns/pid')"
-
-
 def processes_gone(namespace: str, pids: list[int], timeout: float = 5.0) -> bool:
     """Whether the processes a run reported (its PID ``namespace``, their ``pids`` in it)
     are all gone within ``timeout`` s. In a sandbox (a namespace of its own) that is:

@@ -291,12 +291,6 @@ class Sandbox:
         network = "host network" if self.network else "no network"
         return f"on (namespaces, {how}, {network}; memory and process limits by {limits})"
 
-    @property
-    def limits_by(self) -> str:
-        if not self.active:
-            return "none"
-        return f"cgroup-v{self.cgroups.version}" if self.cgroups is not None else "setrlimit"
-
     def applies_to(self, kernel_name: str) -> bool:
         return self.active and kernel_name not in self.exempt_kernelspecs
 

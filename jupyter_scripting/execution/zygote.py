@@ -131,6 +131,8 @@ def _load_sandbox() -> Any:
 
 
 _SANDBOX: Any = None
+#: This interpreter's prefixes and sys.path: what a sandboxed kernel must see (found once).
+_PYTHON_PATHS: list[str] = []
 
 
 def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
@@ -146,7 +148,7 @@ def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
     os.dup2(2, 1)  # kernel chatter goes where the zygote's stderr goes (the server's)
     config = request.get("sandbox")
     if config:
-        config = {**config, "read_only": [*config["read_only"], *_SANDBOX.python_paths()]}
+        config = {**config, "read_only": [*config["read_only"], *_PYTHON_PATHS]}
         try:
             # This process stays outside as the sandbox's supervisor (watching the
             # lifeline); enter() returns in the kernel, PID 2 of its namespaces.
@@ -235,8 +237,9 @@ def serve(protocol_fd: int, lifeline_fd: int) -> None:
     os.environ["JPY_PARENT_PID"] = "1"
     # debugpy (imported by ipykernel's debugger) warns about frozen modules on import.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    global _SANDBOX
+    global _SANDBOX, _PYTHON_PATHS
     _SANDBOX = _load_sandbox()
+    _PYTHON_PATHS = _SANDBOX.python_paths()
     # Orphans of its children (a sandbox's init whose supervisor was killed) become its
     # own, and are reaped.
     _SANDBOX.prctl(_SANDBOX.PR_SET_CHILD_SUBREAPER, 1)
