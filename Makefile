@@ -4,12 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
 PYTEST_ARGS ?=
-# The second pass (pool and fork server off) skips the modules that start no kernel, those
-# that test the command line or the API document rather than the run path, and the Binder
-# test (a fresh environment of its own, minutes long: once is enough).
-OFF_PASS_ARGS ?= --ignore=tests/test_store.py --ignore=tests/test_api_keys_store.py \
-	--ignore=tests/test_cli.py --ignore=tests/test_cli_client.py --ignore=tests/test_schemathesis.py \
-	--ignore=tests/test_binder.py
+# Test processes: pytest-xdist workers. Most tests wait on kernels and servers, so three
+# keep two cores busy; a module that shares one server (or one environment) among its
+# tests is an xdist_group, kept on one worker (--dist loadgroup).
+PYTEST_WORKERS ?= 3
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+# The second pass (warm pool and fork server off: a kernel spawned per run) runs the tests
+# marked run_path: those that depend on how a kernel is started and stopped (isolation,
+# the sandbox, limits and timeouts, disconnects, shutdown and crashes, the pool itself).
+OFF_PASS_ARGS ?= -m run_path
 # The JupyterLab extension is built with JupyterLab's own yarn (jlpm, from the venv).
 JLPM := PATH="$(abspath $(BIN)):$$PATH" jlpm
 LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) \
@@ -19,23 +22,31 @@ LABEXT_LINK := $(VENV)/share/jupyter/labextensions/jupyter-scripting
 # make test UI_TESTS=0 skips the browser tests (labextension/ui-tests).
 UI_TESTS ?= 1
 
+# Python may write its bytecode caches (some machines forbid it in the environment): else
+# every test process compiles its modules and pytest's assertion rewriting again.
+unexport PYTHONDONTWRITEBYTECODE
+
 BENCH_VENV ?= benchmarks/.venv
 BENCH_ARGS ?=
 
-.PHONY: install run test test-ui bench lint format clean node
+.PHONY: install run test test-ui bench lint format clean system system-test
 
-$(BIN)/python:
+## What the machine must have (Python 3.11+ with venv, Node.js 18+ and npm; for the tests
+## also Debian's chromium): installed with apt-get as root, else make stops with the command.
+system:
+	@PYTHON="$(PYTHON)" tools/system-packages.sh build
+
+system-test:
+	@PYTHON="$(PYTHON)" UI_TESTS="$(UI_TESTS)" tools/system-packages.sh test
+
+$(BIN)/python: | system
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-
-node:
-	@command -v node >/dev/null || { echo "Node.js (>= 18) is needed to build the JupyterLab \
-	extension: apt-get install nodejs npm"; exit 1; }
 
 # Reinstall whenever the project's metadata changes. The editable install builds the
 # labextension (hatch-jupyter-builder); `labextension develop` links it into the venv's
 # share/jupyter/labextensions, so later rebuilds need no reinstall.
-$(VENV)/.installed: pyproject.toml labextension/package.json | $(BIN)/python node
+$(VENV)/.installed: pyproject.toml labextension/package.json | $(BIN)/python system
 	@# Drop the link of an earlier `develop` first: pip would write the wheel's shared data
 	@# through it, into jupyter_scripting/labextension.
 	if [ -L $(LABEXT_LINK) ]; then rm $(LABEXT_LINK); fi
@@ -48,28 +59,28 @@ $(LABEXT_BUILT): $(LABEXT_SOURCES) | $(VENV)/.installed
 	cd labextension && $(JLPM) install && $(JLPM) build
 	touch $@
 
-install: $(VENV)/.installed $(LABEXT_BUILT)
+install: system $(VENV)/.installed $(LABEXT_BUILT)
 
 ## Start JupyterLab with the extension on the embedded SQLite store, publish the demo.
 run: install
 	PORT=$(PORT) $(BIN)/python examples/run_demo.py
 
-## Run every test (PostgreSQL store tests only when JUPYTER_SCRIPTING_TEST_POSTGRES_URL is set).
-test: install
-	@if [ -z "$$JUPYTER_SCRIPTING_TEST_POSTGRES_URL" ]; then \
-		echo "JUPYTER_SCRIPTING_TEST_POSTGRES_URL is not set: the PostgreSQL store tests will be skipped."; \
-	fi
+## Run every test. The PostgreSQL store tests use JUPYTER_SCRIPTING_TEST_POSTGRES_URL, else
+## a server at 127.0.0.1:5432 (user postgres, database test) if one answers; else they are
+## skipped, and pytest's header says so.
+test: system-test install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 	@echo "The run path once more with the warm pool and the fork server off (a kernel spawned per run):"
-	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 JUPYTER_SCRIPTING_TEST_FORK=0 $(BIN)/python -m pytest -q $(OFF_PASS_ARGS)
+	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 JUPYTER_SCRIPTING_TEST_FORK=0 \
+		$(BIN)/python -m pytest -q $(XDIST) $(OFF_PASS_ARGS) $(PYTEST_ARGS)
 	@echo "The labextension's jest tests:"
 	cd labextension && $(JLPM) test
 	@if [ "$(UI_TESTS)" = "1" ]; then $(MAKE) --no-print-directory test-ui; fi
 
 ## The browser tests (Galata/Playwright on Debian's chromium, against a real server).
-test-ui: install
+test-ui: system-test install
 	cd labextension/ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(JLPM) install
 	cd labextension/ui-tests && PATH="$(abspath $(BIN)):$$PATH" jlpm playwright test
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import socket
@@ -13,6 +14,7 @@ from traitlets import Bool, Enum, Float, Integer, List, Unicode, default, valida
 
 from ._version import __version__
 from .auth import ScriptingAuthorizer, ScriptingIdentityProvider
+from .errors import StoreMisconfigured
 from .execution.pool import KernelPool
 from .execution.runner import Runner
 from .execution.sandbox_policy import Limits as SandboxLimits
@@ -245,6 +247,23 @@ class ScriptingApp(ExtensionApp):
         return proposal["value"]
 
     def initialize_settings(self) -> None:
+        # jupyter_server logs an extension that fails to load and serves on without it:
+        # every /scripting route would answer its HTML 404 ("no such script"). A server
+        # that cannot serve scripts refuses to start instead, saying why in one line.
+        try:
+            self._initialize()
+        except StoreMisconfigured as e:
+            self.log.critical("jupyter_scripting cannot start: %s", e)
+            raise SystemExit(1) from None
+        except SandboxUnavailable as e:
+            self.log.critical("%s", e)
+            raise SystemExit(1) from None
+        except Exception as e:
+            self.log.critical("jupyter_scripting cannot start: %s", e, exc_info=True)
+            raise SystemExit(1) from None
+
+    def _initialize(self) -> None:
+        self.store = Store(self.database_url)
         identity = self.serverapp.identity_provider if self.serverapp else None
         secrets = [str(getattr(identity, "token", "") or "")]
         secrets += [os.environ.get(v, "") for v in ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN")]
@@ -261,7 +280,6 @@ class ScriptingApp(ExtensionApp):
         if kernel_spec_manager is not None:
             kernels.kernel_spec_manager = kernel_spec_manager
         self.kernels = kernels
-        self.store = Store(self.database_url)
         limits = Limits(
             max_sync_runs_per_tenant=self.max_sync_runs_per_tenant,
             sync_timeout=self.sync_timeout,
@@ -288,7 +306,7 @@ class ScriptingApp(ExtensionApp):
         self.log.info("jupyter_scripting %s: store %s", __version__, self._safe_url())
 
     def _start_sandbox(self) -> Sandbox:
-        """Find out whether runs can be sandboxed here; exit if they must and cannot."""
+        """Find out whether runs can be sandboxed here (raises if they must and cannot)."""
         policy = Sandbox(
             mode=self.sandbox,
             limits=SandboxLimits(
@@ -303,12 +321,7 @@ class ScriptingApp(ExtensionApp):
             exempt_kernelspecs=list(self.sandbox_exempt_kernelspecs),
             log=self.log,
         )
-        try:
-            policy.start()
-        except SandboxUnavailable as e:
-            # jupyter_server logs and skips an extension that raises: this must stop it.
-            self.log.critical("%s", e)
-            raise SystemExit(1) from None
+        policy.start()  # SandboxUnavailable when it is required and cannot be had
         SANDBOX_ACTIVE.set(1 if policy.active else 0)
         return policy
 
@@ -343,20 +356,25 @@ class ScriptingApp(ExtensionApp):
         self.kernels.start_pools()
         try:
             await self.service.start()
-        except Exception:
-            self.log.exception(
-                "The script store could not be opened; requests will retry, "
-                "background runs start once it opens."
+        except Exception as e:
+            self.log.error(
+                "%s The server keeps trying (every request, and the background queue every "
+                "%g s); background runs start once it opens.",
+                e,
+                self.queue_poll_interval,
             )
+        # Log retention starts with the store's first opening, whenever that is.
+        self._retention_start = asyncio.ensure_future(self._start_retention())
+
+    async def _start_retention(self) -> None:
+        await self.service.opened.wait()
         self._retention = PeriodicCallback(self._prune, self.log_retention_interval * 1000)
         self._retention.start()
 
     async def _prune(self) -> None:
         older_than = None
         if self.log_retention_days is not None:
-            older_than = dt.datetime.now(dt.timezone.utc) - dt.timedelta(
-                days=self.log_retention_days
-            )
+            older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.log_retention_days)
         try:
             deleted = await self.store.prune_executions(
                 older_than=older_than, keep_per_script=self.log_retention_count
@@ -368,6 +386,8 @@ class ScriptingApp(ExtensionApp):
                 self.log.info("Log retention deleted %d executions", deleted)
 
     def current_activity(self) -> dict[str, Any] | None:
+        if getattr(self, "service", None) is None:
+            return None
         sync = self.service.sync_runs_in_flight
         background = len(self.service.background.running)
         if not sync and not background:
@@ -375,7 +395,17 @@ class ScriptingApp(ExtensionApp):
         return {"sync_runs": sync, "background_runs": background}
 
     async def stop_extension(self) -> None:
+        # Never raises: jupyter_server stops its other parts (and exits) after this.
+        starting = getattr(self, "_retention_start", None)
+        if starting is not None:
+            starting.cancel()
         retention = getattr(self, "_retention", None)
         if retention is not None:
             retention.stop()
-        await self.service.stop()
+        service = getattr(self, "service", None)
+        if service is None:
+            return
+        try:
+            await service.stop()
+        except Exception:
+            self.log.exception("jupyter_scripting did not stop cleanly")

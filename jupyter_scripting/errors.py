@@ -96,6 +96,18 @@ class StoreError(ScriptingError):
     reason = "store-error"
 
 
+class StoreMisconfigured(StoreError):
+    """``database_url`` cannot be used: not a URL, an unknown database, or its driver is
+    not installed. The server refuses to start with this message."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be opened (the database is down or unreachable); the server
+    keeps trying."""
+
+    retry_after = 5
+
+
 class RunNotStarted(ScriptingError):
     """The run could not be started: no kernel could be had."""
 

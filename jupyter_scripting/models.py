@@ -12,7 +12,7 @@ def iso(value: dt.datetime | None) -> str | None:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, as the vendor's logs show dates."""
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def script_model(script: ScriptRecord) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from .errors import (
     RunInterrupted,
     ScriptingError,
     ServiceStopping,
-    StoreError,
+    StoreUnavailable,
 )
 from .execution.queue import BackgroundDispatcher
 from .execution.runner import Runner, RunOutcome, RunRequest
@@ -204,6 +204,8 @@ class ScriptingService:
         self.node = node
         self._sync_runs: Counter[str] = Counter()
         self._ready: asyncio.Task[None] | None = None
+        #: Set once the store has been opened (migrated, the books closed on a crash).
+        self.opened = asyncio.Event()
         self._stopping = False
         #: Run requests between prepare() and finish(), counted by the run handler.
         self.answering = InFlight()
@@ -226,12 +228,12 @@ class ScriptingService:
             self.background.start()  # idempotent; its first claim waits for the opening
         try:
             await asyncio.shield(self._ready)
-        except ScriptingError:
-            self._ready = None  # try again on the next request
-            raise
         except Exception as e:
-            self._ready = None
-            raise StoreError(f"The script store could not be opened: {e}") from e
+            self._ready = None  # try again on the next request
+            detail = e.message if isinstance(e, ScriptingError) else type(e).__name__
+            raise StoreUnavailable(
+                f"The script store could not be opened ({detail}); try again later."
+            ) from e
 
     @property
     def sync_runs_in_flight(self) -> int:
@@ -243,6 +245,9 @@ class ScriptingService:
         interrupted = await self.store.mark_interrupted(self.node, self._interrupted_document)
         if interrupted:
             self.log.warning("Marked %d runs interrupted by the last shutdown", interrupted)
+        if not self.opened.is_set():
+            self.opened.set()
+            self.log.info("The script store is open")
 
     async def start(self) -> None:
         """Open the store and start the background queue now rather than on first use."""
@@ -271,7 +276,7 @@ class ScriptingService:
         await self.runner.kernels.shutdown()
         try:
             await asyncio.wait_for(self.answering.wait_idle(), 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.log.warning("%d runs were not answered in time", self.answering.count)
         await self.background.wait_running(10)
         await self.store.close()
@@ -436,7 +441,7 @@ class ScriptingService:
         await self._record(execution_id, outcome, "background")
 
     async def _record_disconnect(self, execution_id: str) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         error = ClientDisconnected(
             "The caller disconnected before the run ended; its kernel was stopped.",
             execution_id=execution_id,

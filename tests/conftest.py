@@ -10,9 +10,14 @@ import pytest
 from tornado.httpclient import HTTPResponse
 from traitlets.config import Config
 
-from .helpers import load_notebook, server_config
+from .helpers import load_notebook, postgres_url, server_config
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+def pytest_report_header() -> str:
+    url, why = postgres_url()
+    return f"PostgreSQL store tests: {why}" if url is None else f"PostgreSQL: {url} ({why})"
 
 
 @pytest.fixture

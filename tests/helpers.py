@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,11 @@ import nbformat
 import psutil
 from tornado.httpclient import HTTPResponse
 from traitlets.config import Config
+
+POSTGRES_URL_ENV = "JUPYTER_SCRIPTING_TEST_POSTGRES_URL"
+#: Where the PostgreSQL store tests look when the variable is not set: a local server
+#: with trust authentication and a database "test" (as on CI's machines).
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 NOTEBOOKS = Path(__file__).parent / "notebooks"
@@ -116,3 +122,26 @@ def reported_kernel(answer: dict[str, Any]) -> str:
     per kernel, and the same path in and out of a sandbox; pids are not: a sandboxed
     kernel is always PID 2 of its namespace)."""
     return str(answer["kernel"])
+
+
+@functools.cache
+def postgres_url() -> tuple[str | None, str]:
+    """The PostgreSQL of the store tests, and what to say about it: the URL in
+    JUPYTER_SCRIPTING_TEST_POSTGRES_URL, else the default one if a server answers there,
+    else None (those tests are skipped)."""
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        return url, f"from {POSTGRES_URL_ENV}"
+    import psycopg
+
+    try:
+        psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+        ).close()
+    except psycopg.Error as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return None, (
+            f"{POSTGRES_URL_ENV} is not set and {DEFAULT_POSTGRES_URL} does not answer "
+            f"({first}): the PostgreSQL store tests are skipped"
+        )
+    return DEFAULT_POSTGRES_URL, f"found ({POSTGRES_URL_ENV} is not set)"

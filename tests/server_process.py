@@ -39,19 +39,36 @@ def write_test_config(config_dir: Path) -> None:
 class ServerProcess:
     """One server process on a data directory; ``start`` again after ``kill`` to restart."""
 
-    def __init__(self, home: Path, *settings: str) -> None:
+    def __init__(self, home: Path, *settings: str, env: dict[str, str] | None = None) -> None:
         self.home = home
         self.settings = list(settings)
+        self.env = env or {}
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = home / "server.log"
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60, expect: int = 200) -> None:
+        """Start the server; return once ``GET /scripting/script`` answers ``expect``."""
+        self.launch()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.call("scripting/script")[0] == expect:
+                    return
+            except OSError:
+                pass
+            assert self.process is not None and self.process.poll() is None, self.log()
+            assert time.monotonic() < deadline, "the server did not start:\n" + self.log()
+            time.sleep(0.2)
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Start the server process (without waiting for it to answer)."""
         env = {
             **os.environ,
             "JUPYTER_DATA_DIR": str(self.home / "data"),
             "JUPYTER_CONFIG_DIR": str(self.home / "config"),
             "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"),
+            **self.env,
         }
         write_test_config(self.home / "config")
         with open(self.log_path, "ab") as log:
@@ -74,16 +91,7 @@ class ServerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if self.call("scripting/script")[0] == 200:
-                    return
-            except OSError:
-                pass
-            assert self.process.poll() is None, self.log()
-            assert time.monotonic() < deadline, "the server did not start:\n" + self.log()
-            time.sleep(0.2)
+        return self.process
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -103,7 +103,7 @@ def test_parse_api_key_rejects_malformed_keys(key: Any) -> None:
 
 # -- create, authenticate -------------------------------------------------------------
 async def test_create_then_authenticate(store: Store) -> None:
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     record, key = await store.create_api_key(ALICE, "ada", "developer")
     match = KEY.fullmatch(key)
     assert match is not None, key
@@ -115,7 +115,7 @@ async def test_create_then_authenticate(store: Store) -> None:
         None,
     )
     assert_utc(record.created_at)
-    assert before <= record.created_at <= dt.datetime.now(dt.timezone.utc)
+    assert before <= record.created_at <= dt.datetime.now(dt.UTC)
 
     assert await store.authenticate_api_key(key) == record
     assert await store.authenticate_api_key(key) == record  # nothing is consumed

@@ -36,6 +36,8 @@ from jupyter_scripting.cli.commands import all_scripts
 
 from .server_process import TOKEN, ServerProcess, free_port
 
+pytestmark = pytest.mark.xdist_group("cli_client")
+
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 KEY = re.compile(r"jsk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
@@ -343,6 +345,18 @@ def test_background_wait_shows_progress_then_the_answer(cli: Cli, tmp_path: Path
     assert progress, result.stderr
     assert any("finished, 200 OK, after" in line for line in lines), result.stderr
     assert lines[-1].startswith("200 OK · text/plain")
+
+    # stdout and stderr on one pipe (as `2>&1` makes them): the answer, then the status
+    # line on a line of its own.
+    both = subprocess.run(
+        [sys.executable, "-m", "jupyter_scripting.cli", "run", script, "--background",
+         "--wait", "--url", cli.url, "--token", TOKEN],
+        env=cli.env(), cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        timeout=COMMAND_TIMEOUT, check=True,
+    )  # fmt: skip
+    shown = both.stdout.decode().splitlines()
+    assert "slept well" in shown, shown
+    assert shown[-1].startswith("200 OK · text/plain"), shown
 
     raises = cli.server.publish(load_notebook("raises"), name="raises-background")
     failed = cli.run("run", raises, "--background", "--wait")

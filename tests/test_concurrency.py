@@ -15,6 +15,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from .helpers import body_json, kernel_processes, notebook_of, scripting_app, server_config
 
+pytestmark = pytest.mark.run_path
+
 
 @pytest.fixture
 def jp_server_config():

@@ -12,7 +12,7 @@ from jupyter_scripting.models import execution_model, script_list_item, script_m
 from jupyter_scripting.store.records import ExecutionRecord, ScriptRecord
 
 FIXTURES = Path(__file__).parents[1] / "labextension" / "src" / "__tests__" / "models.json"
-NOW = dt.datetime(2026, 11, 29, 10, 0, 5, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 29, 10, 0, 5, tzinfo=dt.UTC)
 
 
 def types_of(model: dict[str, Any]) -> dict[str, str]:

@@ -20,6 +20,8 @@ import pytest
 from .helpers import load_notebook, notebook_of
 from .server_process import ServerProcess
 
+pytestmark = pytest.mark.run_path
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:

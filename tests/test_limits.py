@@ -28,6 +28,8 @@ from jupyter_scripting.handlers.base import request_header_size, widen_header_li
 from .helpers import body_json, kernel_processes, notebook_of, processes_gone, scripting_app
 from .server_process import TOKEN, ServerProcess
 
+pytestmark = [pytest.mark.xdist_group("limits"), pytest.mark.run_path]
+
 CAP = 1024 * 1024  # max_body_size and max_output_size in these tests
 KB = 1024
 

@@ -66,7 +66,8 @@ async def test_the_warm_pool_is_reported(api, publish):
         pytest.skip("the warm pool is off in this pass")
     script_id = await publish(load_notebook("hello"))
     body = '{"name": "Ada"}'
-    assert (await api("scripting", "script", script_id, "run", method="POST", body=body)).code
+    answer = await api("scripting", "script", script_id, "run", method="POST", body=body)
+    assert answer.code == 200, answer.body
     deadline = time.monotonic() + 60
     while value(await scrape(api), 'jupyter_scripting_warm_pool_kernels{kernelspec="python3"}') < 1:
         assert time.monotonic() < deadline, "the warm pool never showed up in the metrics"

@@ -15,6 +15,8 @@ from jupyter_scripting.execution.pool import KernelPool
 
 from .helpers import body_json, reported_kernel, scripting_app, server_config
 
+pytestmark = pytest.mark.run_path
+
 POOL = 2
 
 
@@ -86,15 +88,6 @@ async def test_a_dead_pooled_kernel_is_never_handed_out(api, publish, jp_servera
     assert pid not in dead
     await wait_full(pool)
     assert not pooled(pool) & dead
-
-
-async def test_pool_off_starts_a_kernel_per_run(api, publish, jp_serverapp):
-    app = scripting_app(jp_serverapp)
-    app.kernels.pool_size = 0
-    script_id = await publish("leave_traces")
-    first, second = await run_pid(api, script_id), await run_pid(api, script_id)
-    assert first != second
-    assert app.kernels.pooled_pids() == set()
 
 
 async def test_shutdown_leaves_no_kernel_behind(jp_asyncio_loop):

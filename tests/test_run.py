@@ -15,6 +15,8 @@ from jupyter_scripting.execution import sandbox
 
 from .helpers import body_json, notebook_of, processes_gone, reported_kernel, scripting_app
 
+pytestmark = pytest.mark.run_path
+
 SANDBOX = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
 
 

@@ -1,9 +1,10 @@
 """The script store, against SQLite (always) and PostgreSQL (when configured).
 
-Set ``JUPYTER_SCRIPTING_TEST_POSTGRES_URL`` (e.g.
-``postgresql+psycopg://postgres@127.0.0.1:5432/test``) to run every store test against
-PostgreSQL too, each test in a fresh schema that is dropped afterwards. When the
-variable is set but the server cannot be reached, those tests fail (they do not skip).
+Every store test runs against PostgreSQL too, each in a fresh schema dropped afterwards:
+the server of ``JUPYTER_SCRIPTING_TEST_POSTGRES_URL``, else
+``postgresql+psycopg://postgres@127.0.0.1:5432/test`` if it answers, else those tests
+are skipped (saying so). When the variable is set but the server cannot be reached, they
+fail (they do not skip).
 
 The ``async def`` tests run on the ``jp_asyncio_loop`` loop through the pytest-jupyter
 plugins that ``conftest.py`` loads; pytest-jupyter runs no async fixtures, so the
@@ -16,7 +17,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,10 +48,9 @@ from jupyter_scripting.store.models import Base
 from jupyter_scripting.store.records import ExecutionRecord, ExecutionResult, State
 from jupyter_scripting.store.service import MIGRATIONS_PATH
 
-POSTGRES_URL_ENV = "JUPYTER_SCRIPTING_TEST_POSTGRES_URL"
-POSTGRES_SKIP_REASON = f"{POSTGRES_URL_ENV} is not set: PostgreSQL store tests skipped"
+from .helpers import postgres_url
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2024, 5, 17, 12, 30, 15, 123456, tzinfo=UTC)
 ALICE = "alice"
 BOB = "bob"
@@ -93,9 +92,9 @@ class Backend:
 @contextmanager
 def postgresql_backend() -> Iterator[Backend]:
     """A fresh schema on the configured PostgreSQL server, dropped afterwards."""
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        pytest.skip(POSTGRES_SKIP_REASON)
+    url, why = postgres_url()
+    if url is None:
+        pytest.skip(why)
     schema = f"scripting_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url, poolclass=NullPool)
     try:
@@ -104,7 +103,7 @@ def postgresql_backend() -> Iterator[Backend]:
     except SQLAlchemyError as exc:
         admin.dispose()
         shown = make_url(url).render_as_string(hide_password=True)
-        pytest.fail(f"{POSTGRES_URL_ENV}={shown} is set, but PostgreSQL failed: {exc}")
+        pytest.fail(f"PostgreSQL at {shown} ({why}) failed: {exc}")
     try:
         yield Backend("postgresql", url, {"options": f"-csearch_path={schema}"})
     finally:

@@ -577,10 +577,22 @@ def _write_body(body: bytes, content_type: str | None, output: str | None) -> st
         return "binary, not shown on a terminal: use --output FILE or a pipe"
     sys.stdout.flush()
     sys.stdout.buffer.write(body)
-    if sys.stdout.isatty() and body and not body.endswith(b"\n"):
-        sys.stdout.buffer.write(b"\n")  # keeps the prompt off the answer's last line
+    if body and not body.endswith(b"\n") and _shown_with_stderr():
+        # Keeps the prompt, or the status line that follows on stderr, off the answer's
+        # last line (a pipe or file of stdout alone gets the body's bytes exactly).
+        sys.stdout.buffer.write(b"\n")
     sys.stdout.buffer.flush()
     return None
+
+
+def _shown_with_stderr() -> bool:
+    """Whether stdout is a terminal or the same file or pipe as stderr (``2>&1``)."""
+    if sys.stdout.isatty():
+        return True
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.fstat(sys.stderr.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def emit_answer(

@@ -12,9 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from ..store.records import ClaimedRun
+
+#: Seconds between two reports of a queue that cannot be read.
+_REPORT_EVERY = 60.0
 
 
 class BackgroundDispatcher:
@@ -39,6 +43,8 @@ class BackgroundDispatcher:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self.running: set[asyncio.Task[None]] = set()
+        self._failing_since: float | None = None
+        self._last_report = 0.0
 
     def start(self) -> None:
         """Start dispatching (on the running event loop)."""
@@ -62,11 +68,29 @@ class BackgroundDispatcher:
                     task.add_done_callback(self._done)
                 if self._observe is not None:
                     await self._observe()  # e.g. the queue's metrics
-            except Exception:
+            except Exception as e:
                 # The store failed: the runs stay queued; try again at the next poll.
-                self.log.exception("Could not take background runs from the queue")
+                self._failed(e)
+            else:
+                if self._failing_since is not None:
+                    self.log.info("The background queue can be read again")
+                    self._failing_since = None
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def _failed(self, error: Exception) -> None:
+        """Log a failure to read the queue: in full the first time, then once a minute."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = self._last_report = now
+            self.log.error("Could not take background runs from the queue", exc_info=error)
+        elif now - self._last_report >= _REPORT_EVERY:
+            self._last_report = now
+            self.log.error(
+                "Still cannot take background runs from the queue (for %d s): %s",
+                now - self._failing_since,
+                error,
+            )
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.running.discard(task)

@@ -148,7 +148,7 @@ def kernel_side_source() -> str:
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Runner(LoggingConfigurable):

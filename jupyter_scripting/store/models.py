@@ -49,15 +49,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value
 
     def process_result_value(self, value: Any | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is not None:
-            return value.astimezone(dt.timezone.utc)
-        return value.replace(tzinfo=dt.timezone.utc)
+            return value.astimezone(dt.UTC)
+        return value.replace(tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):

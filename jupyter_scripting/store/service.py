@@ -36,7 +36,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import ColumnElement, create_engine, delete, event, func, or_, select, text, update
 from sqlalchemy.engine import URL, CursorResult, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -46,6 +46,7 @@ from ..errors import (
     ExecutionNotFound,
     ScriptNotFound,
     StoreError,
+    StoreMisconfigured,
     VersionNotFound,
 )
 from .models import ApiKey, Execution, Script, ScriptVersion
@@ -110,14 +111,14 @@ _EXECUTION_COLUMNS = (
 
 
 def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
     """An aware UTC datetime (naive values are taken to be UTC already)."""
     if value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def _is_canonical_uuid(value: object) -> bool:
@@ -253,6 +254,31 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+_EXAMPLE_URLS = "e.g. sqlite:///PATH or postgresql+psycopg://USER@HOST/DATABASE"
+#: Seconds to wait for a PostgreSQL connection (unless the URL sets connect_timeout).
+_CONNECT_TIMEOUT = 10
+#: How to install the driver a URL names, by the module that failed to import.
+_DRIVER_INSTALL = {
+    "psycopg": "pip install 'jupyter_scripting[postgresql]'",
+    "psycopg2": "pip install psycopg2-binary",
+}
+_LIBPQ_DRIVERS = ("psycopg", "psycopg2")
+
+
+def _missing_driver(url: URL, exc: ImportError) -> StoreMisconfigured:
+    """The server cannot start: the URL's database driver is not installed."""
+    if exc.name is None:  # the driver is there but cannot load (e.g. no libpq)
+        return StoreMisconfigured(
+            f"The store's database driver for {url.drivername} could not be loaded: {exc}"
+        )
+    module = exc.name.split(".")[0]
+    install = _DRIVER_INSTALL.get(module, f"pip install {module}")
+    return StoreMisconfigured(
+        f"The store's database driver is not installed: {url.drivername} needs the Python "
+        f"module {module!r}. Install it with: {install}"
+    )
+
+
 def _failure(what: str, exc: BaseException) -> StoreError:
     """Log ``exc`` with its traceback (call from an ``except`` block) and describe it."""
     log.exception("The script store failed to %s.", what)
@@ -282,11 +308,23 @@ class Store:
         self._sqlite_dir: Path | None = None
         try:
             parsed = make_url(url)
-        except (SQLAlchemyError, ValueError) as exc:
-            raise _failure("parse the database URL", exc) from exc
+        except (SQLAlchemyError, ValueError):
+            raise StoreMisconfigured(
+                f"ScriptingApp.database_url is not a database URL ({_EXAMPLE_URLS})."
+            ) from None
+        backend, _, driver = parsed.drivername.partition("+")
+        if backend not in ("sqlite", "postgresql"):
+            raise StoreMisconfigured(
+                f"ScriptingApp.database_url names {backend!r}: the store runs on SQLite or "
+                f"PostgreSQL ({_EXAMPLE_URLS})."
+            )
+        if parsed.drivername == "postgresql":
+            # SQLAlchemy's default PostgreSQL driver is psycopg2; ours is psycopg (3).
+            parsed = parsed.set(drivername="postgresql+psycopg")
+            driver = "psycopg"
         args: dict[str, Any] = {}
         kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
-        sqlite = parsed.get_backend_name() == "sqlite"
+        sqlite = backend == "sqlite"
         if sqlite:
             args.update(check_same_thread=False, timeout=30)
             if self._sqlite_in_memory(parsed):
@@ -295,12 +333,22 @@ class Store:
                 max_workers = 1
             elif parsed.database and not parsed.query.get("uri"):
                 self._sqlite_dir = Path(parsed.database).parent
+        elif driver in _LIBPQ_DRIVERS and "connect_timeout" not in parsed.query:
+            # A database that does not answer fails a request in seconds, not minutes.
+            args["connect_timeout"] = _CONNECT_TIMEOUT
         args.update(connect_args or {})
         kwargs.update(engine_kwargs or {})
         kwargs["connect_args"] = {**args, **kwargs.get("connect_args", {})}
         try:
             self._engine: Engine = create_engine(parsed, **kwargs)
-        except (SQLAlchemyError, ImportError) as exc:
+        except ImportError as exc:
+            raise _missing_driver(parsed, exc) from None
+        except NoSuchModuleError:
+            raise StoreMisconfigured(
+                f"ScriptingApp.database_url names a driver SQLAlchemy does not know "
+                f"({parsed.drivername!r}; {_EXAMPLE_URLS})."
+            ) from None
+        except (SQLAlchemyError, TypeError) as exc:
             raise _failure("create the database engine", exc) from exc
         if sqlite:
             event.listen(self._engine, "connect", _sqlite_on_connect)
@@ -711,7 +759,7 @@ class Store:
                     .group_by(Execution.tenant)
                 ).all()
             )
-            never = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+            never = dt.datetime.min.replace(tzinfo=dt.UTC)
             # Fewest running first, then the tenant served longest ago (round robin),
             # then the oldest queued run.
             tenant = min(

@@ -95,6 +95,10 @@ notebooks = {
             'seen = {"had_global": "MARKER" in globals(), "had_file": os.path.exists("marker.txt"),\n'
             '        "had_env": "SCRIPTING_MARKER" in os.environ, "pid": os.getpid(), "cwd": os.getcwd(),\n'
             '        "kernel": os.path.dirname(__import__("ipykernel.connect").connect.get_connection_file())}\n'
+            "# How long the kernel's process had lived when this cell ran (boot-relative clock\n"
+            "# ticks: the same in and out of a sandbox's PID namespace).\n"
+            'started = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])\n'
+            'seen["age"] = float(open("/proc/uptime").read().split()[0]) - started / os.sysconf("SC_CLK_TCK")\n'
             "MARKER = 1\n"
             'open("marker.txt", "w").write("x")\n'
             'os.environ["SCRIPTING_MARKER"] = "1"\n'

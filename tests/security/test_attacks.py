@@ -17,6 +17,8 @@ from jupyter_scripting.store.service import Store
 
 from ..helpers import body_json, load_notebook, notebook_of
 
+pytestmark = pytest.mark.run_path
+
 BOGUS_ID = "00000000-0000-4000-8000-000000000000"
 
 
