@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 PORT ?= 8888
 PYTEST_ARGS ?=
 # Test processes: pytest-xdist workers. Most tests wait on kernels and servers, so three
-# keep two cores busy; a module that shares one server (or one environment) among its
-# tests is an xdist_group, kept on one worker (--dist loadgroup).
+# keep two cores busy. Each module runs on one worker (--dist loadscope), so the modules
+# that share one server process or environment among their tests set it up once; the
+# slowest go first (tests/conftest.py, SLOW_FIRST).
 PYTEST_WORKERS ?= 3
-XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+XDIST := -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 # The second pass (warm pool and fork server off: a kernel spawned per run) runs the tests
 # marked run_path: those that depend on how a kernel is started and stopped (isolation,
 # the sandbox, limits and timeouts, disconnects, shutdown and crashes, the pool itself).

@@ -15,6 +15,35 @@ from .helpers import load_notebook, postgres_url, server_config
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
+#: The modules that take longest, longest first (measured; most of it one setup: Binder's
+#: environment, schemathesis, restarts). `make test` hands whole modules to its xdist
+#: workers in collection order (--dist loadscope --no-loadscope-reorder): these go first,
+#: so that none of them starts last and runs alone.
+SLOW_FIRST = (
+    "test_binder.py",
+    "test_run.py",
+    "test_examples.py",
+    "test_recovery.py",
+    "test_schemathesis.py",
+    "test_cli_client.py",
+    "test_attacks.py",
+    "test_store_unavailable.py",
+    "test_sandbox.py",
+    "test_cli.py",
+    "test_limits.py",
+    "test_concurrency.py",
+    "test_load.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def cost(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=cost)  # stable: the order within a module is kept
+
+
 def pytest_report_header() -> str:
     url, why = postgres_url()
     return f"PostgreSQL store tests: {why}" if url is None else f"PostgreSQL: {url} ({why})"

@@ -39,6 +39,7 @@ async def wait_finished(api, script_id: str, execution_id: str, timeout: float =
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.run_path
 async def test_background_run_answers_202_and_logs_the_result(api, publish, jp_base_url):
     script_id = await publish("hello")
     answer = await api(
@@ -93,6 +94,7 @@ async def test_background_takes_the_five_methods_and_the_request(api, publish):
         assert seen["path"].endswith(f"/scripting/script/{script_id}/background")
 
 
+@pytest.mark.run_path
 async def test_background_failures_are_logged(api, publish):
     raises = await publish("raises")
     execution_id = body_json(await api("scripting", "script", raises, "background"))["executionId"]
@@ -104,6 +106,7 @@ async def test_background_failures_are_logged(api, publish):
     assert entry["state"] == "failed"
 
 
+@pytest.mark.run_path
 async def test_background_timeout_is_504_in_the_log(api, publish):
     script_id = await publish("sleeps")
     await api("scripting", "script", script_id, method="PATCH", body=json.dumps({"timeout": 2}))

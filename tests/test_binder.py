@@ -38,7 +38,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PANEL_RESTORER_NAME = "jupyter-scripting-panel"
 
 # Setting up takes minutes (counted in the first test's time); the calls are quick.
-pytestmark = [pytest.mark.timeout(1200), pytest.mark.xdist_group("binder")]
+pytestmark = pytest.mark.timeout(1200)
 
 
 @dataclass

@@ -36,8 +36,6 @@ from jupyter_scripting.cli.commands import all_scripts
 
 from .server_process import TOKEN, ServerProcess, free_port
 
-pytestmark = pytest.mark.xdist_group("cli_client")
-
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 KEY = re.compile(r"jsk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")

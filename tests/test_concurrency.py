@@ -15,8 +15,6 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from .helpers import body_json, kernel_processes, notebook_of, scripting_app, server_config
 
-pytestmark = pytest.mark.run_path
-
 
 @pytest.fixture
 def jp_server_config():
@@ -53,6 +51,7 @@ async def test_thirty_simultaneous_runs_against_a_limit_of_ten(
     assert scripting_app(jp_serverapp).service.sync_runs_in_flight == 0
 
 
+@pytest.mark.run_path
 async def test_every_exit_path_gives_the_slot_back(api, publish, jp_serverapp):
     app = scripting_app(jp_serverapp)
     app.service.limits.max_sync_runs_per_tenant = 1
@@ -79,6 +78,7 @@ def _unknown_kernel() -> dict[str, Any]:
     return nb
 
 
+@pytest.mark.run_path
 async def test_caller_disconnect_stops_the_kernel_and_frees_the_slot(api, publish, jp_serverapp):
     app = scripting_app(jp_serverapp)
     app.service.limits.max_sync_runs_per_tenant = 1

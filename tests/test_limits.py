@@ -28,8 +28,6 @@ from jupyter_scripting.handlers.base import request_header_size, widen_header_li
 from .helpers import body_json, kernel_processes, notebook_of, processes_gone, scripting_app
 from .server_process import TOKEN, ServerProcess
 
-pytestmark = [pytest.mark.xdist_group("limits"), pytest.mark.run_path]
-
 CAP = 1024 * 1024  # max_body_size and max_output_size in these tests
 KB = 1024
 
@@ -205,6 +203,7 @@ async def run_capped(api, publish, *sources: str) -> tuple[dict[str, Any], str, 
     return error, script_id, elapsed
 
 
+@pytest.mark.run_path
 async def test_printing_past_the_cap_stops_the_run_at_once(api, publish, jp_serverapp):
     error, script_id, elapsed = await run_capped(
         api,
@@ -232,6 +231,7 @@ async def test_printing_past_the_cap_stops_the_run_at_once(api, publish, jp_serv
     assert CAP - 64 * KB < sum(len(t) for t in texts[:-1]) <= CAP
 
 
+@pytest.mark.run_path
 async def test_rich_outputs_past_the_cap_are_stopped_by_the_server(api, publish):
     """Displays do not pass through stdout: the server's own count stops them."""
     _, _, elapsed = await run_capped(
@@ -244,6 +244,7 @@ async def test_rich_outputs_past_the_cap_are_stopped_by_the_server(api, publish)
     assert elapsed < 10
 
 
+@pytest.mark.run_path
 async def test_response_write_past_the_cap(api, publish):
     await run_capped(api, publish, "for _ in range(100):\n    response.write('x' * 100_000)")
     # Catching the kernel's exception does not make the refused body acceptable.
@@ -317,6 +318,7 @@ def publish_and_run(server: ServerProcess, *sources: str) -> tuple[int, dict[str
     return status, json.loads(body) if status != 200 else {}, time.monotonic() - started
 
 
+@pytest.mark.run_path
 def test_real_server_output_cap_keeps_memory_bounded(server):
     server_process = psutil.Process(server.pid)
     # Warm up (imports, first kernel, store), then measure.

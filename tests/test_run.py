@@ -15,8 +15,6 @@ from jupyter_scripting.execution import sandbox
 
 from .helpers import body_json, notebook_of, processes_gone, reported_kernel, scripting_app
 
-pytestmark = pytest.mark.run_path
-
 SANDBOX = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
 
 
@@ -25,6 +23,7 @@ def assert_sandboxed(answer) -> None:
         assert answer.headers[name] == value, name
 
 
+@pytest.mark.run_path
 async def test_vendor_example(api, publish):
     script_id = await publish("hello")
     answer = await api(
@@ -149,6 +148,7 @@ async def test_nothing_answered_is_204(api, publish):
     assert "X-Execution-Id" in answer.headers
 
 
+@pytest.mark.run_path
 async def test_exception_is_502_with_json_error_and_no_traceback(api, publish):
     script_id = await publish("raises")
     answer = await api("scripting", "script", script_id, "run", method="POST")
@@ -166,6 +166,7 @@ async def test_exception_is_502_with_json_error_and_no_traceback(api, publish):
     assert "ValueError" in document["traceback"] and "bad input" in document["traceback"]
 
 
+@pytest.mark.run_path
 async def test_kernel_exit_is_502(api, publish):
     script_id = await publish("exits")
     answer = await api("scripting", "script", script_id, "run")
@@ -181,6 +182,7 @@ async def test_invalid_status_from_script_is_502(api, publish):
         assert "200 to 599" in body_json(answer)["message"]
 
 
+@pytest.mark.run_path
 async def test_timeout_is_504_and_kills_the_kernel_and_its_children(api, publish):
     script_id = await publish("sleeps")
     patched = await api(
@@ -205,6 +207,7 @@ async def test_timeout_is_504_and_kills_the_kernel_and_its_children(api, publish
     assert log["filteredLogs"][0]["statusCode"] == 504
 
 
+@pytest.mark.run_path
 async def test_service_timeout_caps_a_larger_script_timeout(api, publish, jp_serverapp):
     app = scripting_app(jp_serverapp)
     assert app.service.limits.sync_timeout == 30.0
@@ -214,6 +217,7 @@ async def test_service_timeout_caps_a_larger_script_timeout(api, publish, jp_ser
     assert app.service.effective_timeout(script.timeout, app.service.limits.sync_timeout) == 30.0
 
 
+@pytest.mark.run_path
 async def test_kernel_never_sees_credentials(api, publish, jp_serverapp, monkeypatch):
     token = jp_serverapp.identity_provider.token
     assert token
@@ -253,6 +257,7 @@ async def test_kernel_never_sees_credentials(api, publish, jp_serverapp, monkeyp
     assert not Path(seen["cwd"]).exists()
 
 
+@pytest.mark.run_path
 async def test_credentials_in_environment_are_scrubbed(api, publish, monkeypatch, jp_serverapp):
     token = jp_serverapp.identity_provider.token
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-secret")
@@ -266,6 +271,7 @@ async def test_credentials_in_environment_are_scrubbed(api, publish, monkeypatch
     assert '"SCRIPTING_VISIBLE": "yes"' in seen
 
 
+@pytest.mark.run_path
 async def test_every_run_gets_a_fresh_kernel(api, publish):
     script_id = await publish("leave_traces")
     first = body_json(await api("scripting", "script", script_id, "run"))
@@ -274,6 +280,7 @@ async def test_every_run_gets_a_fresh_kernel(api, publish):
     assert not (second["had_global"] or second["had_file"] or second["had_env"])
 
 
+@pytest.mark.run_path
 async def test_run_kernels_are_not_the_users_kernels(api, publish, jp_serverapp):
     script_id = await publish("nothing")
     await api("scripting", "script", script_id, "run")
@@ -281,6 +288,7 @@ async def test_run_kernels_are_not_the_users_kernels(api, publish, jp_serverapp)
     assert jp_serverapp.kernel_manager.list_kernel_ids() == []
 
 
+@pytest.mark.run_path
 async def test_unknown_kernelspec_is_500(api, publish):
     nb = notebook_of("1")
     nb["metadata"]["kernelspec"] = {"name": "no-such-kernel", "display_name": "x"}
@@ -323,6 +331,7 @@ response.json(seen)
 """
 
 
+@pytest.mark.run_path
 async def test_runs_share_no_ipython_profile_or_history(api, publish):
     script_id = await publish(notebook_of(PLANT))
     first = body_json(await api("scripting", "script", script_id, "run"))

@@ -17,9 +17,6 @@ import pytest
 from .helpers import load_notebook
 from .server_process import ServerProcess, free_port
 
-# The module shares a server process: its tests stay on one xdist worker.
-pytestmark = pytest.mark.xdist_group("store_unavailable")
-
 ID = "00000000-0000-4000-8000-000000000000"
 ROUTES = [
     "scripting/script",

@@ -17,8 +17,6 @@ from jupyter_scripting.store.service import Store
 
 from ..helpers import body_json, load_notebook, notebook_of
 
-pytestmark = pytest.mark.run_path
-
 BOGUS_ID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -156,6 +154,7 @@ async def test_hostile_ids_are_404_and_never_reach_the_database(
 
 
 # -- 4. secrets never reach a kernel, nor the logs ------------------------------------------
+@pytest.mark.run_path
 async def test_keys_token_and_cookies_never_reach_the_kernel(
     api, raw_api, make_key, jp_serverapp, caplog
 ):

@@ -30,7 +30,7 @@ from jupyter_scripting.execution.sandbox_policy import Sandbox
 from ..helpers import notebook_of
 from ..server_process import TOKEN, ServerProcess, stop_process
 
-pytestmark = [pytest.mark.xdist_group("sandbox"), pytest.mark.run_path]
+pytestmark = pytest.mark.run_path
 
 MiB = 1 << 20
 MEMORY_LIMIT = 512 * MiB
