@@ -21,16 +21,17 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 #: so that none of them starts last and runs alone.
 SLOW_FIRST = (
     "test_binder.py",
-    "test_run.py",
-    "test_examples.py",
     "test_recovery.py",
+    "test_run.py",
+    "test_sandbox.py",
+    "test_examples.py",
     "test_schemathesis.py",
     "test_cli_client.py",
     "test_attacks.py",
     "test_store_unavailable.py",
-    "test_sandbox.py",
     "test_cli.py",
     "test_limits.py",
+    "test_lifecycle.py",
     "test_concurrency.py",
     "test_load.py",
 )
