@@ -230,7 +230,8 @@ class ScriptingService:
             await asyncio.shield(self._ready)
         except Exception as e:
             self._ready = None  # try again on the next request
-            detail = e.message if isinstance(e, ScriptingError) else type(e).__name__
+            cause = e.__cause__ if isinstance(e, ScriptingError) and e.__cause__ else e
+            detail = type(cause).__name__  # the details are in the server's log
             raise StoreUnavailable(
                 f"The script store could not be opened ({detail}); try again later."
             ) from e
