@@ -252,11 +252,8 @@ class ScriptingApp(ExtensionApp):
         # that cannot serve scripts refuses to start instead, saying why in one line.
         try:
             self._initialize()
-        except StoreMisconfigured as e:
+        except (StoreMisconfigured, SandboxUnavailable) as e:
             self.log.critical("jupyter_scripting cannot start: %s", e)
-            raise SystemExit(1) from None
-        except SandboxUnavailable as e:
-            self.log.critical("%s", e)
             raise SystemExit(1) from None
         except Exception as e:
             self.log.critical("jupyter_scripting cannot start: %s", e, exc_info=True)
@@ -316,7 +313,7 @@ class ScriptingApp(ExtensionApp):
                 run_tmp_size=self.run_tmp_size,
             ),
             read_paths=list(self.sandbox_read_paths),
-            hidden_paths=jupyter_paths_to_hide(self.serverapp, self.database_url),
+            hidden_paths=jupyter_paths_to_hide(self.serverapp, self.store.sqlite_directory),
             network=self.sandbox_network,
             exempt_kernelspecs=list(self.sandbox_exempt_kernelspecs),
             log=self.log,

@@ -142,20 +142,18 @@ class Cgroups:
             for path in dict.fromkeys((memory_dir, pids_dir)):
                 os.mkdir(path)
                 made.append(path)
-            if self.version == 1:
-                if memory:
-                    _write(memory_dir, "memory.limit_in_bytes", memory)
-                    if os.path.exists(os.path.join(memory_dir, "memory.memsw.limit_in_bytes")):
-                        _write(memory_dir, "memory.memsw.limit_in_bytes", memory)
-                if processes:
-                    _write(pids_dir, "pids.max", processes)
-            else:
-                if memory:
-                    _write(memory_dir, "memory.max", memory)
-                    if os.path.exists(os.path.join(memory_dir, "memory.swap.max")):
-                        _write(memory_dir, "memory.swap.max", 0)
-                if processes:
-                    _write(pids_dir, "pids.max", processes)
+            if memory:
+                # v1 caps memory+swap together; v2 caps swap on its own (to none).
+                limit, swap, swap_value = (
+                    ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", memory)
+                    if self.version == 1
+                    else ("memory.max", "memory.swap.max", 0)
+                )
+                _write(memory_dir, limit, memory)
+                if os.path.exists(os.path.join(memory_dir, swap)):
+                    _write(memory_dir, swap, swap_value)
+            if processes:
+                _write(pids_dir, "pids.max", processes)
         except OSError:
             self.remove(made)
             raise
@@ -358,31 +356,21 @@ EXPOSED = (
 )
 
 
-def jupyter_paths_to_hide(serverapp: Any, database_url: str) -> list[str]:
+def jupyter_paths_to_hide(serverapp: Any, store_directory: str | None) -> list[str]:
     """The server's own places: Jupyter data, runtime and config directories, its root
-    directory, ``$HOME``, the store's file (its directory) and the working directory."""
+    directory, ``$HOME``, the working directory and the store's (an SQLite file's)."""
     from jupyter_core.paths import (
         jupyter_config_dir,
         jupyter_config_path,
         jupyter_data_dir,
         jupyter_runtime_dir,
     )
-    from sqlalchemy.engine import make_url
 
     paths = [jupyter_data_dir(), jupyter_runtime_dir(), jupyter_config_dir()]
     paths += jupyter_config_path()
-    paths += [os.path.expanduser("~"), os.getcwd()]
+    paths += [os.path.expanduser("~"), os.getcwd(), store_directory]
     if serverapp is not None:
-        paths += [str(getattr(serverapp, "root_dir", "") or "")]
-        paths += [str(getattr(serverapp, "runtime_dir", "") or "")]
-        paths += [str(getattr(serverapp, "data_dir", "") or "")]
-        paths += [str(getattr(serverapp, "config_dir", "") or "")]
-    with contextlib.suppress(Exception):
-        url = make_url(database_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            paths.append(os.path.dirname(os.path.abspath(url.database)))
-    found = []
-    for path in paths:
-        if path:
-            found.append(os.path.realpath(os.path.abspath(path)))
+        for name in ("root_dir", "runtime_dir", "data_dir", "config_dir"):
+            paths.append(str(getattr(serverapp, name, "") or ""))
+    found = [os.path.realpath(os.path.abspath(path)) for path in paths if path]
     return list(dict.fromkeys(found))

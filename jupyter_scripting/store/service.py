@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 import unicodedata
@@ -354,6 +355,12 @@ class Store:
             event.listen(self._engine, "connect", _sqlite_on_connect)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="scripting-store")
+
+    @property
+    def sqlite_directory(self) -> str | None:
+        """The directory of the SQLite database file (None: another database, or SQLite
+        in memory)."""
+        return None if self._sqlite_dir is None else os.path.abspath(self._sqlite_dir)
 
     @staticmethod
     def _sqlite_in_memory(url: URL) -> bool:
