@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import socket
-from typing import Any
+from typing import Any, TypeVar
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import PeriodicCallback
-from traitlets import Bool, Enum, Float, Integer, List, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode, default, validate
 
 from ._version import __version__
 from .auth import ScriptingAuthorizer, ScriptingIdentityProvider
 from .errors import StoreMisconfigured
+from .execution.forkserver import DEFAULT_ENV_DENYLIST
 from .execution.pool import KernelPool
 from .execution.runner import Runner
 from .execution.sandbox_policy import Limits as SandboxLimits
@@ -31,6 +33,7 @@ from .service import Limits, ScriptingService
 from .store.service import Store
 
 _ID = r"([^/]+)"
+_Settings = TypeVar("_Settings")
 
 
 class ScriptingApp(ExtensionApp):
@@ -128,6 +131,22 @@ class ScriptingApp(ExtensionApp):
         fork-server provisioner) rather than spawned: still a process no earlier run
         touched, started in tens of milliseconds instead of half a second. Only ipykernel
         kernelspecs can be forked (others listed are spawned). Empty: spawn every kernel.""",
+    )
+    kernel_startup_timeout = Float(
+        60.0,
+        config=True,
+        help="Seconds a run's kernel may take to start and answer before the run fails (500).",
+    )
+    kernel_env_denylist = Unicode(
+        DEFAULT_ENV_DENYLIST,
+        config=True,
+        help="""Regular expression: server environment variables whose *names* match it are
+        not passed to kernels (besides any variable whose value contains a server secret).""",
+    )
+    kernel_extra_env = Dict(
+        value_trait=Unicode(),
+        config=True,
+        help="Environment variables added to every run's kernel (after scrubbing).",
     )
     database_url = Unicode(
         config=True,
@@ -240,6 +259,7 @@ class ScriptingApp(ExtensionApp):
         "background_timeout",
         "queue_poll_interval",
         "log_retention_interval",
+        "kernel_startup_timeout",
     )
     def _positive(self, proposal: dict[str, Any]) -> Any:
         if proposal["value"] <= 0:
@@ -272,23 +292,18 @@ class ScriptingApp(ExtensionApp):
             secrets=secrets,
             pool_size=self.kernel_pool_size,
             fork_kernelspecs=self.fork_kernelspecs,
+            startup_timeout=self.kernel_startup_timeout,
+            env_denylist=self.kernel_env_denylist,
+            extra_env=self.kernel_extra_env,
             sandbox=self.sandbox_policy,
         )
         if kernel_spec_manager is not None:
             kernels.kernel_spec_manager = kernel_spec_manager
         self.kernels = kernels
-        limits = Limits(
-            max_sync_runs_per_tenant=self.max_sync_runs_per_tenant,
-            sync_timeout=self.sync_timeout,
-            max_background_runs=self.max_background_runs,
-            background_timeout=self.background_timeout,
-            shutdown_grace=self.shutdown_grace,
-            queue_poll_interval=self.queue_poll_interval,
-        )
         self.service = ScriptingService(
             self.store,
-            Runner(parent=self, kernels=kernels),
-            limits,
+            Runner(parent=self, kernels=kernels, max_output_size=self.max_output_size),
+            self._settings_of(Limits),
             node=self.node_name,
             log=self.log,
         )
@@ -306,12 +321,7 @@ class ScriptingApp(ExtensionApp):
         """Find out whether runs can be sandboxed here (raises if they must and cannot)."""
         policy = Sandbox(
             mode=self.sandbox,
-            limits=SandboxLimits(
-                run_memory_limit=self.run_memory_limit,
-                run_max_processes=self.run_max_processes,
-                run_max_file_size=self.run_max_file_size,
-                run_tmp_size=self.run_tmp_size,
-            ),
+            limits=self._settings_of(SandboxLimits),
             read_paths=list(self.sandbox_read_paths),
             hidden_paths=jupyter_paths_to_hide(self.serverapp, self.store.sqlite_directory),
             network=self.sandbox_network,
@@ -321,6 +331,10 @@ class ScriptingApp(ExtensionApp):
         policy.start()  # SandboxUnavailable when it is required and cannot be had
         SANDBOX_ACTIVE.set(1 if policy.active else 0)
         return policy
+
+    def _settings_of(self, kind: type[_Settings]) -> _Settings:
+        """A settings dataclass whose fields are traits of this app, filled from them."""
+        return kind(**{f.name: getattr(self, f.name) for f in dataclasses.fields(kind)})  # type: ignore[arg-type]
 
     def _safe_url(self) -> str:
         from sqlalchemy.engine import make_url

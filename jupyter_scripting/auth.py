@@ -12,7 +12,6 @@ JupyterHub's) for the server's users.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,16 +19,12 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth import Authorizer, IdentityProvider, User
 from tornado import web
 
-from .store.records import Role
+from .rules import API_KEY_PREFIX, Role
 
 if TYPE_CHECKING:
     from .service import ScriptingService
 
 DEFAULT_TENANT = "default"
-#: Every API key starts with this; anything else in ``Bearer`` is the server's token.
-KEY_PREFIX = "jsk_"
-#: Anything that looks like an API key (to keep keys out of what a script sees).
-KEY_PATTERN = re.compile(r"jsk_[0-9a-f]{16}_")
 
 #: Resources of the /scripting routes, as the handlers name them for ``@authorized``.
 SCRIPTS = "scripting:scripts"
@@ -70,7 +65,7 @@ def bearer_key(handler: web.RequestHandler) -> str | None:
     """The API key in ``Authorization: Bearer jsk_…``, if that is what was sent."""
     scheme, _, credentials = handler.request.headers.get("Authorization", "").partition(" ")
     credentials = credentials.strip()
-    if scheme.lower() == "bearer" and credentials.startswith(KEY_PREFIX):
+    if scheme.lower() == "bearer" and credentials.startswith(API_KEY_PREFIX):
         return credentials
     return None
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import nbformat
 from nbformat.validator import MissingIDFieldWarning, NotebookValidationError, normalize
 
-from . import metrics
+from . import metrics, rules
 from .errors import (
     BadRequest,
     ClientDisconnected,
@@ -41,9 +41,6 @@ from .store.records import (
     ScriptRecord,
 )
 from .store.service import UNSET, Store
-
-MAX_NAME_LENGTH = 255
-ROLES = ("admin", "developer", "runner")
 
 
 class TenantBusy(ScriptingError):
@@ -77,14 +74,15 @@ class InFlight:
 
 @dataclass
 class Limits:
-    """The service's limits (the ScriptingApp traits of the same names)."""
+    """The service's limits: the ``ScriptingApp`` traits of the same names (their defaults
+    and checks are there), filled in by the app."""
 
-    max_sync_runs_per_tenant: int = 10
-    sync_timeout: float = 60.0
-    max_background_runs: int = 100
-    background_timeout: float = 840.0
-    shutdown_grace: float = 30.0
-    queue_poll_interval: float = 2.0
+    max_sync_runs_per_tenant: int
+    sync_timeout: float
+    max_background_runs: int
+    background_timeout: float
+    shutdown_grace: float
+    queue_poll_interval: float
 
 
 @dataclass
@@ -93,26 +91,6 @@ class SyncRun:
 
     execution_id: str
     outcome: RunOutcome
-
-
-def is_uuid(value: str) -> bool:
-    """Whether ``value`` is a canonical lowercase UUID (the only ids we ever make)."""
-    try:
-        return str(uuid.UUID(value)) == value
-    except (ValueError, TypeError, AttributeError):
-        return False
-
-
-def validate_name(name: object) -> str:
-    """A script name: a non-empty string of at most 255 characters."""
-    if not isinstance(name, str) or not name.strip():
-        raise BadRequest("A script needs a name: a non-empty string.")
-    if len(name) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in name):
-        raise BadRequest(
-            f"A script name must be at most {MAX_NAME_LENGTH} characters, "
-            "with no control characters."
-        )
-    return name.strip()
 
 
 def validate_notebook(notebook: object) -> str:
@@ -156,7 +134,7 @@ def parse_script_body(
     payload = parse_json(body)
     if name_argument is not None:
         # Checked even when the body names the script: a bad parameter is never ignored.
-        validate_name(name_argument)
+        rules.script_name(name_argument)
     if not isinstance(payload, dict):
         raise BadRequest('The body must be a JSON object: {"name": ..., "notebook": {...}}.')
     if "notebook" in payload:
@@ -169,7 +147,7 @@ def parse_script_body(
         raise BadRequest('The body must be {"name": ..., "notebook": {...}} or a bare notebook.')
     if name is None and not name_required:
         return None, validate_notebook(notebook)
-    return validate_name(name), validate_notebook(notebook)
+    return rules.script_name(name), validate_notebook(notebook)
 
 
 def parse_json(body: bytes) -> Any:
@@ -315,14 +293,9 @@ class ScriptingService:
             raise BadRequest(f"Unknown script settings: {', '.join(unknown)}.")
         kwargs: dict[str, object] = {}
         if "name" in changes:
-            kwargs["name"] = validate_name(changes["name"])
+            kwargs["name"] = rules.script_name(changes["name"])
         if "timeout" in changes:
-            timeout = changes["timeout"]
-            if timeout is not None and (
-                isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-            ):
-                raise BadRequest('"timeout" must be a positive number of seconds, or null.')
-            kwargs["timeout"] = None if timeout is None else float(timeout)
+            kwargs["timeout"] = rules.timeout(changes["timeout"])
         await self.ensure_ready()
         return await self.store.update_script(
             tenant, script_id, name=kwargs.get("name", UNSET), timeout=kwargs.get("timeout", UNSET)
@@ -503,13 +476,11 @@ class ScriptingService:
         """A key for ``{"user", "role"}`` in ``tenant``: its record and the key itself."""
         if not isinstance(body, dict) or set(body) - {"user", "role"}:
             raise BadRequest('Create a key with {"user": "...", "role": "admin|developer|runner"}.')
-        user, role = body.get("user"), body.get("role")
-        if role not in ROLES:
-            raise BadRequest(f'"role" must be one of {", ".join(ROLES)} (got {role!r}).')
-        if not isinstance(user, str) or not user.strip():
-            raise BadRequest('"user" must be a non-empty string.')
+        role = rules.role(body.get("role"))
+        user = body.get("user")
+        user = rules.label("user", user.strip() if isinstance(user, str) else user)
         await self.ensure_ready()
-        return await self.store.create_api_key(tenant, user.strip(), role)
+        return await self.store.create_api_key(tenant, user, role)
 
     async def list_api_keys(self, tenant: str) -> list[ApiKeyRecord]:
         await self.ensure_ready()

@@ -18,9 +18,9 @@ from alembic import command
 from sqlalchemy import text
 
 from jupyter_scripting.errors import ApiKeyNotFound, BadRequest, StoreError
+from jupyter_scripting.rules import parse_api_key
 from jupyter_scripting.store import Store
 from jupyter_scripting.store.records import ApiKeyRecord
-from jupyter_scripting.store.service import parse_api_key
 
 from . import test_store
 from .test_store import ALICE, BOB, T0, Backend, Clock, _alembic_config, assert_utc

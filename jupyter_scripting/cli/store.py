@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, cast, get_args
+from typing import Any, TypeVar, cast
 
 from jupyter_core.application import JupyterApp, base_aliases, base_flags
 from traitlets import Bool, Unicode
@@ -24,7 +24,8 @@ from .._version import __version__
 from ..errors import ScriptingError, StoreError
 from ..models import key_model
 from ..paths import default_database_url
-from ..store.records import ApiKeyRecord, Role
+from ..rules import ROLES, Role
+from ..store.records import ApiKeyRecord
 from ..store.service import Store
 from . import EXTENSION_CONFIG_FILE
 from .output import (
@@ -37,8 +38,6 @@ from .output import (
 )
 
 _T = TypeVar("_T")
-
-_ROLES: tuple[str, ...] = get_args(Role)
 
 
 def _describe(exc: ScriptingError) -> str:
@@ -178,9 +177,9 @@ class KeyCreateCommand(_StoreCommand):
         if not self.user:
             raise UsageError("--user is required.")
         if not self.role:
-            raise UsageError(f"--role is required ({', '.join(_ROLES)}).")
-        if self.role not in _ROLES:
-            raise UsageError(f"Unknown role {self.role!r}: use one of {', '.join(_ROLES)}.")
+            raise UsageError(f"--role is required ({', '.join(ROLES)}).")
+        if self.role not in ROLES:
+            raise UsageError(f"Unknown role {self.role!r}: use one of {', '.join(ROLES)}.")
         role = cast(Role, self.role)
 
         async def create(store: Store) -> tuple[ApiKeyRecord, str]:

@@ -49,34 +49,22 @@ class KernelHandle:
 class KernelProvider(LoggingConfigurable):
     """Starts a fresh kernel for each run and kills it (with its children) afterwards."""
 
-    startup_timeout = Float(
-        60.0, config=True, help="Seconds a kernel may take to start and answer before a run fails."
-    )
+    # The settings below are ScriptingApp's (its traits of the same names with "kernel_"
+    # in front, and fork_kernelspecs): it passes them in. None is configurable here.
+    startup_timeout = Float(60.0, help="Seconds a kernel may take to start and answer.")
     env_denylist = Unicode(
         DEFAULT_ENV_DENYLIST,
-        config=True,
-        help="""Regular expression: server environment variables whose *names* match it are
-        not passed to kernels (besides any variable whose value contains a server secret).""",
+        help="Server environment variables whose names match are not passed to kernels.",
     )
-    extra_env = Dict(
-        {},
-        config=True,
-        help="Environment variables added to every run's kernel (after scrubbing).",
-    )
+    extra_env = Dict(help="Environment variables added to every run's kernel.")
     secrets = List(
         Unicode(),
         help="Secret values (server token, password hash...) that must never reach a kernel.",
     )
     fork_kernelspecs = List(
         Unicode(),
-        ["python3"],
-        config=True,
-        help="""Kernelspecs whose kernels are forked from a warm "zygote" process (the
-        fork-server provisioner) instead of spawned: the same fresh process per run, started
-        in tens of milliseconds. Only ipykernel kernelspecs can be forked; others listed
-        here are spawned. A kernelspec can also ask for it itself in its kernel.json
-        (``metadata.kernel_provisioner.provisioner_name = "jupyter-scripting-forkserver"``).
-        Empty: spawn every kernel.""",
+        help="""Kernelspecs whose kernels are forked from the zygote (as does any kernelspec
+        whose kernel.json names the fork-server provisioner); the others are spawned.""",
     )
     kernel_spec_manager = Instance(KernelSpecManager)
     sandbox = Instance(

@@ -24,7 +24,6 @@ from traitlets import Integer
 
 from ..errors import OutputTooLarge
 
-DEFAULT_MAX_OUTPUT_SIZE = 10 * 1024 * 1024
 #: IOPub messages that carry output (an update replaces a display, but is output sent).
 OUTPUT_MESSAGES = frozenset(
     {"stream", "display_data", "execute_result", "update_display_data", "error"}
@@ -66,7 +65,7 @@ class CappedNotebookClient(NotebookClient):
     """A ``NotebookClient`` that stops the run once its outputs exceed ``max_output_size``."""
 
     max_output_size = Integer(
-        DEFAULT_MAX_OUTPUT_SIZE,
+        None,
         allow_none=True,
         help="Bytes of output (streams and rich outputs together) a run may produce.",
     )

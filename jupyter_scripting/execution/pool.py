@@ -23,15 +23,11 @@ from .kernels import KernelHandle, KernelProvider, warm_up
 class KernelPool(KernelProvider):
     """:class:`KernelProvider` with ``pool_size`` warm kernels per kernelspec."""
 
-    pool_size = Integer(
-        2,
-        config=True,
-        help="""Kernels kept started and ready per kernelspec (0: start one per run).""",
-    )
+    #: ``ScriptingApp.kernel_pool_size``, passed in (not configurable here).
+    pool_size = Integer(help="Kernels kept started and ready per kernelspec (0: none).")
     prestart = List(
         Unicode(),
         ["python3"],
-        config=True,
         help="Kernelspecs whose pool is filled when the server starts (others on first use).",
     )
 

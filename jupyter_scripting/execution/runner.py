@@ -25,7 +25,7 @@ from typing import Any
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
-from traitlets import Instance, Integer, default
+from traitlets import Instance, Integer
 from traitlets.config import LoggingConfigurable
 
 from ..errors import (
@@ -40,7 +40,7 @@ from ..errors import (
 )
 from .answer import Answer, build_answer
 from .kernels import KernelHandle, KernelProvider
-from .limits import DEFAULT_MAX_OUTPUT_SIZE, CappedNotebookClient, check_response_dump
+from .limits import CappedNotebookClient, check_response_dump
 
 DEFAULT_KERNEL = "python3"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -155,15 +155,10 @@ class Runner(LoggingConfigurable):
     """Executes a notebook for a request in a fresh kernel, within a whole-run deadline."""
 
     kernels = Instance(KernelProvider)
+    #: ``ScriptingApp.max_output_size``, passed in (not configurable here).
     max_output_size = Integer(
-        allow_none=True,
-        help="""Bytes of output a run may produce (see ``ScriptingApp.max_output_size``,
-        where it is taken from by default); None: no cap.""",
+        None, allow_none=True, help="Bytes of output a run may produce; None: no cap."
     )
-
-    @default("max_output_size")
-    def _default_max_output_size(self) -> int | None:
-        return getattr(self.parent, "max_output_size", DEFAULT_MAX_OUTPUT_SIZE)
 
     async def run(
         self, notebook: str, request: RunRequest, *, execution_id: str, timeout: float

@@ -203,12 +203,13 @@ def _write(directory: str, name: str, value: int) -> None:
 # -- the policy -------------------------------------------------------------------------
 @dataclass
 class Limits:
-    """Per-run limits, each 0 for none (the ``ScriptingApp`` traits of the same names)."""
+    """Per-run limits, each 0 for none: the ``ScriptingApp`` traits of the same names
+    (their defaults and checks are there), filled in by the app."""
 
-    run_memory_limit: int = 1 << 30
-    run_max_processes: int = 64
-    run_max_file_size: int = 256 << 20
-    run_tmp_size: int = 256 << 20
+    run_memory_limit: int
+    run_max_processes: int
+    run_max_file_size: int
+    run_tmp_size: int
 
 
 @dataclass
@@ -216,7 +217,7 @@ class Sandbox:
     """The sandbox every run's kernel gets (see the module's doc)."""
 
     mode: str = "auto"  # "auto", "required", "off"
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = field(default_factory=lambda: Limits(0, 0, 0, 0))  # none
     read_paths: list[str] = field(default_factory=list)
     hidden_paths: list[str] = field(default_factory=list)
     network: bool = True

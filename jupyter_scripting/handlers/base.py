@@ -21,7 +21,8 @@ from ..errors import (
     ScriptingError,
     ScriptNotFound,
 )
-from ..service import ScriptingService, is_uuid
+from ..rules import is_uuid
+from ..service import ScriptingService
 
 if TYPE_CHECKING:
     from ..app import ScriptingApp

@@ -10,7 +10,7 @@ from tornado import web
 from ..auth import LOGS
 from ..errors import ExecutionNotFound
 from ..models import execution_model
-from ..service import is_uuid
+from ..rules import is_uuid
 from .base import SANDBOX_HEADERS, ScriptingHandler
 
 

@@ -10,8 +10,9 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 
-from ..auth import KEY_PATTERN, RUNS
+from ..auth import RUNS
 from ..execution.runner import RunRequest
+from ..rules import API_KEY_LIKE
 from ..service import SyncRun
 from .base import SANDBOX_HEADERS, ScriptingHandler
 
@@ -68,14 +69,14 @@ class RunRequestHandler(ScriptingHandler):
             for name, value in self.request.headers.get_all()
             if name.lower() not in CREDENTIAL_HEADERS
             and not any(s in value for s in secrets)
-            and not KEY_PATTERN.search(value)
+            and not API_KEY_LIKE.search(value)
         ]
         query = {
             name: decoded
             for name, values in self.request.query_arguments.items()
             if name not in CREDENTIAL_ARGUMENTS
             and (decoded := [v.decode("utf-8", "replace") for v in values])
-            and not any(KEY_PATTERN.search(v) or any(s in v for s in secrets) for v in decoded)
+            and not any(API_KEY_LIKE.search(v) or any(s in v for s in secrets) for v in decoded)
         }
         return RunRequest(
             method=self.request.method or "GET",

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from ..rules import Role
+
 #: How a run was asked for.
 Mode = Literal["sync", "background"]
 #: Where a run stands. ``finished`` runs have a status code; ``failed`` ones too
@@ -69,10 +71,6 @@ class ClaimedRun:
     request: bytes  # the request as queued (JSON)
     notebook: str  # the notebook of the execution's version
     script_timeout: float | None  # the script's own timeout, if any
-
-
-#: What an API key lets its holder do in its tenant (SPEC §5).
-Role = Literal["admin", "developer", "runner"]
 
 
 @dataclass(frozen=True)

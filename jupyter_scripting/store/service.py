@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import hmac
 import logging
 import os
-import re
-import secrets
-import unicodedata
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
@@ -41,6 +37,7 @@ from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from .. import rules
 from ..errors import (
     ApiKeyNotFound,
     BadRequest,
@@ -76,21 +73,11 @@ _MODES: tuple[str, ...] = get_args(Mode)
 _STATES: tuple[str, ...] = get_args(State)
 #: Only these executions are ever pruned.
 _DONE_STATES = ("finished", "failed")
-_NAME_LENGTH = 255
+#: The length of the short text columns (String(255) in models.py).
+_TEXT_LENGTH = 255
 _SHORT_LENGTH = 16
 
 _T = TypeVar("_T")
-
-_ROLES: tuple[str, ...] = get_args(Role)
-#: ``jsk_<id>_<secret>``: the id is ``secrets.token_hex(8)``, the secret
-#: ``secrets.token_urlsafe(32)`` (which may itself contain ``_``).
-API_KEY_PREFIX = "jsk_"
-_API_KEY_ID = re.compile(r"[0-9a-f]{16}")
-_API_KEY = re.compile(r"jsk_([0-9a-f]{16})_([A-Za-z0-9_-]+)")
-_API_KEY_MAX_LENGTH = 200
-#: Unicode categories a tenant or user name may not contain: controls, formats,
-#: surrogates, private use, unassigned, line and paragraph separators.
-_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 #: The columns of an :class:`ExecutionRecord` (never the content or the notebook).
 _EXECUTION_COLUMNS = (
@@ -122,75 +109,8 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def _is_canonical_uuid(value: object) -> bool:
-    """Whether ``value`` is a UUID in its canonical lowercase, hyphenated form."""
-    if not isinstance(value, str):
-        return False
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise BadRequest("The script name must be a string.")
-    if len(name) > _NAME_LENGTH:
-        raise BadRequest(f"The script name is too long (at most {_NAME_LENGTH} characters).")
-    return name
-
-
-def _check_timeout(timeout: object) -> float | None:
-    if timeout is None:
-        return None
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
-        raise BadRequest("The timeout must be a number of seconds or null.")
-    return float(timeout)
-
-
-def _check_page(limit: object, offset: object) -> None:
-    if not _is_int(limit) or cast(int, limit) < 0:
-        raise BadRequest("limit must be a non-negative integer.")
-    if not _is_int(offset) or cast(int, offset) < 0:
-        raise BadRequest("offset must be a non-negative integer.")
-
-
-def parse_api_key(key: object) -> tuple[str, str] | None:
-    """``(id, secret)`` of a well-formed ``jsk_<id>_<secret>`` key, else None (never raises).
-
-    The id is 16 lowercase hex digits, the secret a non-empty URL-safe base64 text; the
-    whole key is at most 200 characters, with no whitespace or anything else around it.
-    """
-    if not isinstance(key, str) or len(key) > _API_KEY_MAX_LENGTH:
-        return None
-    match = _API_KEY.fullmatch(key)
-    if match is None:
-        return None
-    return match.group(1), match.group(2)
-
-
-def _is_api_key_id(value: object) -> bool:
-    return isinstance(value, str) and _API_KEY_ID.fullmatch(value) is not None
-
-
-def _hash_secret(secret: str) -> str:
-    # Keys are long random values (256 bits): a fast hash is enough, no salt or KDF.
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def _check_label(what: str, value: object) -> str:
-    """A tenant or user name: 1 to 255 characters, none of them control characters."""
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"The {what} must be a non-empty string.")
-    if len(value) > _NAME_LENGTH:
-        raise BadRequest(f"The {what} is too long (at most {_NAME_LENGTH} characters).")
-    if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in value):
-        raise BadRequest(f"The {what} must not contain control characters.")
-    return value
 
 
 def _truncate(value: str | None, length: int) -> str | None:
@@ -446,7 +366,7 @@ class Store:
     # -- scripts --------------------------------------------------------------
     async def create_script(self, tenant: str, name: str, notebook: str) -> ScriptRecord:
         """A new script at version 1; ``notebook`` is nbformat JSON text."""
-        _check_name(name)
+        name = rules.script_name(name)
 
         def work(session: Session) -> ScriptRecord:
             now = self._now()
@@ -473,7 +393,7 @@ class Store:
         self, tenant: str, *, limit: int, offset: int
     ) -> tuple[list[ScriptRecord], bool]:
         """The tenant's scripts, most recently updated first, and whether more follow."""
-        _check_page(limit, offset)
+        rules.page(limit, offset)
 
         def work(session: Session) -> tuple[list[ScriptRecord], bool]:
             stmt = (
@@ -519,7 +439,7 @@ class Store:
 
     async def get_script(self, tenant: str, script_id: str) -> ScriptRecord:
         """The script ``script_id`` of ``tenant`` (``ScriptNotFound`` otherwise)."""
-        if not _is_canonical_uuid(script_id):
+        if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
 
         def work(session: Session) -> ScriptRecord:
@@ -531,10 +451,10 @@ class Store:
         self, tenant: str, script_id: str, notebook: str, *, name: str | None = None
     ) -> ScriptRecord:
         """A new immutable version (latest + 1); ``name`` renames at the same time."""
-        if not _is_canonical_uuid(script_id):
+        if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
         if name is not None:
-            _check_name(name)
+            name = rules.script_name(name)
 
         def work(session: Session) -> ScriptRecord:
             now = self._now()
@@ -572,13 +492,13 @@ class Store:
         self, tenant: str, script_id: str, *, name: object = UNSET, timeout: object = UNSET
     ) -> ScriptRecord:
         """Rename and/or set the per-script timeout (``None`` clears it); no new version."""
-        if not _is_canonical_uuid(script_id):
+        if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
         values: dict[str, Any] = {}
         if name is not UNSET:
-            values["name"] = _check_name(name)
+            values["name"] = rules.script_name(name)
         if timeout is not UNSET:
-            values["timeout"] = _check_timeout(timeout)
+            values["timeout"] = rules.timeout(timeout)
 
         def work(session: Session) -> ScriptRecord:
             result = session.execute(
@@ -595,7 +515,7 @@ class Store:
 
     async def delete_script(self, tenant: str, script_id: str) -> None:
         """Delete the script, all its versions and all its executions."""
-        if not _is_canonical_uuid(script_id):
+        if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
 
         def work(session: Session) -> None:
@@ -621,7 +541,7 @@ class Store:
         self, tenant: str, script_id: str, version: int | None = None
     ) -> tuple[ScriptRecord, int, str]:
         """(script, version, notebook JSON) of ``version`` (latest when None)."""
-        if not _is_canonical_uuid(script_id):
+        if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
         if version is not None and not _is_int(version):
             raise BadRequest("The version must be an integer.")
@@ -662,9 +582,9 @@ class Store:
         for the tenant; ``ValueError`` for an ``execution_id`` that is not a canonical
         UUID or an unknown ``mode``/``state``.
         """
-        if not _is_canonical_uuid(script_id):
+        if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
-        if not _is_canonical_uuid(execution_id):
+        if not rules.is_uuid(execution_id):
             raise ValueError(f"execution_id must be a canonical UUID, not {execution_id!r}.")
         if mode not in _MODES:
             raise ValueError(f"Unknown execution mode {mode!r}.")
@@ -700,7 +620,7 @@ class Store:
 
     async def finish_execution(self, execution_id: str, result: ExecutionResult) -> None:
         """Store the outcome of a run (``ExecutionNotFound`` if it is not logged)."""
-        if not _is_canonical_uuid(execution_id):
+        if not rules.is_uuid(execution_id):
             raise ExecutionNotFound(execution_id)
         if result.state not in _STATES:
             raise ValueError(f"Unknown execution state {result.state!r}.")
@@ -712,8 +632,8 @@ class Store:
                 .values(
                     state=result.state,
                     status_code=result.status_code,
-                    reason=_truncate(result.reason, _NAME_LENGTH),
-                    content_type=_truncate(result.content_type, _NAME_LENGTH),
+                    reason=_truncate(result.reason, _TEXT_LENGTH),
+                    content_type=_truncate(result.content_type, _TEXT_LENGTH),
                     content=bytes(result.content),
                     notebook=result.notebook,
                     started_at=result.started_at,
@@ -856,11 +776,11 @@ class Store:
         offset: int = 0,
     ) -> tuple[list[ExecutionRecord], bool]:
         """Newest first (ties broken by insertion order); ``version=None`` is the latest."""
-        if not _is_canonical_uuid(script_id):
+        if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
         if not (version is None or version == "all" or _is_int(version)):
             raise BadRequest('The version must be an integer or "all".')
-        _check_page(limit, offset)
+        rules.page(limit, offset)
 
         def work(session: Session) -> tuple[list[ExecutionRecord], bool]:
             script = self._script(session, tenant, script_id)
@@ -908,9 +828,9 @@ class Store:
 
     @staticmethod
     def _check_ids(script_id: str, execution_id: str) -> None:
-        if not _is_canonical_uuid(script_id):
+        if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
-        if not _is_canonical_uuid(execution_id):
+        if not rules.is_uuid(execution_id):
             raise ExecutionNotFound(execution_id)
 
     async def get_execution(
@@ -982,25 +902,24 @@ class Store:
     async def create_api_key(self, tenant: str, user: str, role: Role) -> tuple[ApiKeyRecord, str]:
         """A new key for ``user`` of ``tenant`` with ``role``: its record and the key
         itself (``jsk_<id>_<secret>``), which is shown once and stored only as a hash."""
-        _check_label("tenant", tenant)
-        _check_label("user", user)
-        if role not in _ROLES:
-            raise BadRequest(f"The role must be one of {', '.join(_ROLES)}.")
+        rules.label("tenant", tenant)
+        rules.label("user", user)
+        rules.role(role)
 
         def work(session: Session) -> tuple[ApiKeyRecord, str]:
-            key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+            key_id, secret, whole = rules.new_api_key()
             key = ApiKey(
                 id=key_id,
                 tenant=tenant,
                 user=user,
                 role=role,
-                secret_hash=_hash_secret(secret),
+                secret_hash=rules.hash_secret(secret),
                 created_at=self._now(),
                 revoked_at=None,
             )
             session.add(key)
             session.flush()
-            return _api_key_record(key), f"{API_KEY_PREFIX}{key_id}_{secret}"
+            return _api_key_record(key), whole
 
         return await self._transact("create the API key", work)
 
@@ -1022,7 +941,7 @@ class Store:
     async def revoke_api_key(self, key_id: str, tenant: str | None = None) -> ApiKeyRecord:
         """Revoke a key (idempotent); ``ApiKeyNotFound`` if there is none with that id in
         ``tenant`` (in any tenant when None)."""
-        if not _is_api_key_id(key_id):
+        if not rules.is_api_key_id(key_id):
             raise ApiKeyNotFound(key_id if isinstance(key_id, str) else "")
 
         def work(session: Session) -> ApiKeyRecord:
@@ -1046,17 +965,17 @@ class Store:
     async def authenticate_api_key(self, key: str) -> ApiKeyRecord | None:
         """The record of a valid, unrevoked key; None for anything else (malformed,
         unknown, wrong secret, revoked), the secret compared in constant time."""
-        parsed = parse_api_key(key)
+        parsed = rules.parse_api_key(key)
         if parsed is None:
             return None
         key_id, secret = parsed
-        digest = _hash_secret(secret)
+        digest = rules.hash_secret(secret)
 
         def work(session: Session) -> ApiKeyRecord | None:
             stored = session.get(ApiKey, key_id)
             if stored is None or not hmac.compare_digest(digest, stored.secret_hash):
                 return None
-            if stored.revoked_at is not None or stored.role not in _ROLES:
+            if stored.revoked_at is not None or stored.role not in rules.ROLES:
                 return None
             return _api_key_record(stored)
 

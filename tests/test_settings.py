@@ -1,0 +1,184 @@
+"""Every setting the README documents is a ``ScriptingApp`` trait, and each one, set to a
+value other than its default, reaches the part that uses it (no setting silently ignored,
+none overridden by another default on the way).
+
+The table of the README's Configuration section is the list: a trait missing from it, or
+a documented one this module does not set, fails here. What each setting then does to a
+run (a timeout's 504, a limit's 502, ...) is tested in the modules named for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_server.extension.application import ExtensionApp
+from traitlets.config import Config
+
+from jupyter_scripting.app import ScriptingApp
+from jupyter_scripting.store.records import ExecutionResult
+
+from .helpers import body_json, scripting_app, server_config
+
+README = Path(__file__).parent.parent / "README.md"
+
+#: Each documented trait, and a value other than its default.
+VALUES: dict[str, Any] = {
+    "max_sync_runs_per_tenant": 3,
+    "sync_timeout": 12.5,
+    "max_background_runs": 7,
+    "background_timeout": 99.0,
+    "shutdown_grace": 4.0,
+    "queue_poll_interval": 0.75,
+    "node_name": "settings-node",
+    "max_header_size": 6000,
+    "max_body_size": 2000,
+    "max_output_size": 3000,
+    "database_url": None,  # a file of this test's own (below)
+    "log_retention_days": 2.0,
+    "log_retention_count": 2,
+    "log_retention_interval": 1234.0,
+    "kernel_pool_size": 0,
+    "fork_kernelspecs": ["python3", "other"],
+    "kernel_startup_timeout": 7.0,
+    "kernel_env_denylist": "(?i)^SETTINGS_TEST_HIDDEN$",
+    "kernel_extra_env": {"SETTINGS_TEST_ADDED": "yes"},
+    "sandbox": "off",
+    "sandbox_read_paths": ["/srv/settings-test"],
+    "sandbox_network": False,
+    "sandbox_exempt_kernelspecs": ["other"],
+    "run_memory_limit": 123 << 20,
+    "run_max_processes": 33,
+    "run_max_file_size": 5 << 20,
+    "run_tmp_size": 6 << 20,
+}
+
+
+def documented_traits() -> list[str]:
+    """The trait names in the first column of the README's Configuration table."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("### Configuration", 1)[1].split("\n### ", 1)[0]
+    return re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE)
+
+
+def test_the_readme_documents_every_setting_and_this_module_sets_each() -> None:
+    ours = set(ScriptingApp.class_traits(config=True)) - set(ExtensionApp.class_traits(config=True))
+    documented = documented_traits()
+    assert len(documented) == len(set(documented))
+    assert set(documented) == ours
+    assert set(VALUES) == ours
+    defaults = ScriptingApp()
+    for name, value in VALUES.items():
+        if value is not None:
+            assert getattr(defaults, name) != value, name
+
+
+@pytest.fixture
+def jp_server_config(tmp_path: Path) -> Config:
+    values = {**VALUES, "database_url": f"sqlite:///{tmp_path / 'settings.sqlite'}"}
+    return server_config(**values)
+
+
+@pytest.fixture
+def app(jp_serverapp: Any) -> Any:
+    return scripting_app(jp_serverapp)
+
+
+async def test_each_setting_reaches_what_uses_it(
+    app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits = app.service.limits
+    for name in (
+        "max_sync_runs_per_tenant",
+        "sync_timeout",
+        "max_background_runs",
+        "background_timeout",
+        "shutdown_grace",
+        "queue_poll_interval",
+    ):
+        assert getattr(limits, name) == VALUES[name], name
+    assert app.service.background.poll_interval == VALUES["queue_poll_interval"]
+    assert app.service.node == VALUES["node_name"]
+    assert app.service.runner.max_output_size == VALUES["max_output_size"]
+
+    kernels = app.kernels
+    assert kernels.pool_size == VALUES["kernel_pool_size"]
+    assert kernels.fork_kernelspecs == VALUES["fork_kernelspecs"]
+    assert kernels.startup_timeout == VALUES["kernel_startup_timeout"]
+    monkeypatch.setenv("SETTINGS_TEST_HIDDEN", "1")
+    monkeypatch.setenv("SETTINGS_TEST_SHOWN", "1")
+    env = kernels.kernel_env()
+    assert "SETTINGS_TEST_HIDDEN" not in env and env["SETTINGS_TEST_SHOWN"] == "1"
+    assert env["SETTINGS_TEST_ADDED"] == "yes"
+
+    policy = app.sandbox_policy
+    assert (policy.mode, policy.active) == ("off", False)
+    assert policy.read_paths == VALUES["sandbox_read_paths"]
+    assert policy.network is VALUES["sandbox_network"]
+    assert policy.exempt_kernelspecs == VALUES["sandbox_exempt_kernelspecs"]
+    for name in ("run_memory_limit", "run_max_processes", "run_max_file_size", "run_tmp_size"):
+        assert getattr(policy.limits, name) == VALUES[name], name
+
+    assert app.store.sqlite_directory == str(tmp_path)
+    await app.service.ensure_ready()
+    assert (tmp_path / "settings.sqlite").is_file()
+
+
+async def test_the_size_limits_answer(api: Any) -> None:
+    answer = await api("scripting", "script", headers={"X-Padding": "x" * 6000})
+    assert answer.code == 431, answer.body
+    answer = await api("scripting", "script", method="POST", body=b"{" + b" " * 2000 + b"}")
+    assert answer.code == 413, answer.body
+    assert body_json(answer)["reason"] == "body-too-large"
+
+
+async def test_log_retention_keeps_what_the_settings_say(
+    app: Any, jp_serverapp: Any, publish: Any
+) -> None:
+    # What jupyter_server does when it starts (pytest-jupyter's server never starts).
+    await app._start_jupyter_server_extension(jp_serverapp)
+    await asyncio.wait_for(app._retention_start, 5)
+    script_id = await publish("hello")
+    assert app._retention.callback_time == VALUES["log_retention_interval"] * 1000
+    store = app.store
+    now = dt.datetime.now(dt.UTC)
+
+    async def finished(days_ago: float) -> str:
+        store._clock = lambda: now - dt.timedelta(days=days_ago)
+        record = await store.create_execution(
+            execution_id=str(uuid.uuid4()),
+            tenant="default",
+            script_id=script_id,
+            version=1,
+            mode="sync",
+            method="POST",
+            state="running",
+        )
+        await store.finish_execution(
+            record.id,
+            ExecutionResult(
+                state="finished",
+                status_code=200,
+                reason=None,
+                content=b"{}",
+                content_type="application/json",
+                notebook=None,
+                started_at=now,
+                finished_at=now,
+                duration_ms=1.0,
+            ),
+        )
+        return record.id
+
+    old = await finished(3)  # older than log_retention_days
+    kept = [await finished(1.5 - i * 0.1) for i in range(4)]
+    await app._prune()
+    listed, _ = await store.list_executions("default", script_id)
+    # Two days keep the four recent ones; a count of 2 keeps the newest two of them.
+    assert [e.id for e in listed] == kept[:1:-1]
+    assert old not in {e.id for e in listed}
