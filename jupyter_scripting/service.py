@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -31,8 +32,9 @@ from .errors import (
     ServiceStopping,
     StoreUnavailable,
 )
+from .execution.outcome import Failed, RunOutcome
 from .execution.queue import BackgroundDispatcher
-from .execution.runner import Runner, RunOutcome, RunRequest
+from .execution.runner import Runner, RunRequest
 from .store.records import (
     ApiKeyRecord,
     ClaimedRun,
@@ -360,8 +362,7 @@ class ScriptingService:
                 raise
             finally:
                 metrics.SYNC_IN_FLIGHT.dec()
-            await self._record(execution_id, outcome, "sync")
-            return SyncRun(execution_id, outcome)
+            return SyncRun(execution_id, await self._record(execution_id, outcome, "sync"))
         finally:
             self._sync_runs[tenant] -= 1
             if not self._sync_runs[tenant]:
@@ -435,22 +436,22 @@ class ScriptingService:
             ),
         )
 
-    async def _record(self, execution_id: str, outcome: RunOutcome, mode: str) -> None:
-        """Write how the run ended into its log (and count it)."""
-        if self._stopping and outcome.error is not None:
-            outcome.error = RunInterrupted(
+    async def _record(self, execution_id: str, outcome: RunOutcome, mode: str) -> RunOutcome:
+        """Write how the run ended into its log (and count it); returns what was written."""
+        if self._stopping and isinstance(outcome, Failed):
+            # The kernel was stopped under it: whatever it then reported, it was stopped.
+            error = RunInterrupted(
                 "The server shut down while the script ran.", execution_id=execution_id
             )
-        metrics.record_run(
-            mode, outcome.error.reason if outcome.error else None, outcome.duration_ms / 1000
-        )
-        if outcome.error is not None:
-            outcome.error.execution_id = execution_id
-            content_type: str | None = "application/json"
+            outcome = dataclasses.replace(outcome, error=error)
+        reason = outcome.error.reason if isinstance(outcome, Failed) else None
+        metrics.record_run(mode, reason, outcome.duration_ms / 1000)
+        content_type: str | None
+        state: Literal["finished", "failed"]
+        if isinstance(outcome, Failed):
+            content_type, state = "application/json", "failed"
             content = json.dumps(outcome.error.document(outcome.traceback)).encode("utf-8")
-            state: Literal["finished", "failed"] = "failed"
         else:
-            assert outcome.answer is not None
             content_type, content, state = (
                 outcome.answer.content_type,
                 outcome.answer.body,
@@ -461,7 +462,7 @@ class ScriptingService:
             ExecutionResult(
                 state=state,
                 status_code=outcome.status,
-                reason=outcome.error.reason if outcome.error else None,
+                reason=reason,
                 content_type=content_type,
                 content=content,
                 notebook=outcome.notebook,
@@ -470,6 +471,7 @@ class ScriptingService:
                 duration_ms=outcome.duration_ms,
             ),
         )
+        return outcome
 
     # -- API keys ---------------------------------------------------------------
     async def create_api_key(self, tenant: str, body: Any) -> tuple[ApiKeyRecord, str]:

@@ -125,6 +125,11 @@ class KernelProvider(LoggingConfigurable):
         """A kernel no run has touched, ready for one run; ``RunNotStarted`` otherwise."""
         return await self.start_kernel(kernel_name)
 
+    def lease(self, kernel_name: str) -> Lease:
+        """One run's use of one kernel: ``async with kernels.lease(name) as lease``, then
+        ``await lease.acquire()`` (under the run's deadline)."""
+        return Lease(self, kernel_name)
+
     async def start_kernel(self, kernel_name: str) -> KernelHandle:
         """Start a fresh kernel and wait until it answers; ``RunNotStarted`` otherwise."""
         if self._closed:
@@ -261,6 +266,42 @@ class KernelProvider(LoggingConfigurable):
         await asyncio.gather(*(self.release(h) for h in list(self._live)), *self._cleanups)
         await ForkServer.stop_all()
         self._context.destroy(linger=0)
+
+
+class Lease:
+    """A kernel for one run, given back when the ``async with`` block ends.
+
+    The kernel is taken with :meth:`acquire` inside the block (so that the run's deadline,
+    entered after the lease, covers the kernel's start). When the block ends with an
+    error, the sandbox limit the kernel hit is read (into ``limit``) and the kernel is
+    killed before the block is left: a failed run answers only once its kernel is gone.
+    A run that answered gives its kernel back in the background.
+    """
+
+    def __init__(self, kernels: KernelProvider, kernel_name: str) -> None:
+        self.kernels = kernels
+        self.kernel_name = kernel_name
+        self.handle: KernelHandle | None = None
+        #: "memory" or "processes" if a sandbox limit stopped the run (read at its end).
+        self.limit: str | None = None
+
+    async def acquire(self) -> KernelHandle:
+        self.handle = await self.kernels.acquire(self.kernel_name)
+        return self.handle
+
+    async def __aenter__(self) -> Lease:
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        handle = self.handle
+        if handle is None:
+            return
+        if exc is None:
+            self.kernels.release_soon(handle)
+            return
+        # Read before the kernel's cgroups go with it.
+        self.limit = self.kernels.limit_reached(handle, getattr(exc, "ename", None))
+        await self.kernels.release(handle)
 
 
 def _runtime_base() -> str | None:

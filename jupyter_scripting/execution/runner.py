@@ -16,34 +16,23 @@ import base64
 import datetime as dt
 import functools
 import json
-import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, DeadKernelError
 from traitlets import Instance, Integer
 from traitlets.config import LoggingConfigurable
 
-from ..errors import (
-    BadScriptAnswer,
-    KernelDied,
-    MemoryLimitReached,
-    ProcessLimitReached,
-    RunNotStarted,
-    RunTimedOut,
-    ScriptFailed,
-    ScriptingError,
-)
+from ..errors import BadScriptAnswer, RunNotStarted
 from .answer import Answer, build_answer
 from .kernels import KernelHandle, KernelProvider
-from .limits import CappedNotebookClient, check_response_dump
+from .outcome import Answered, Evidence, Failed, RunOutcome, classify
+from .output_cap import CappedNotebookClient, check_response_dump
 
 DEFAULT_KERNEL = "python3"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _KERNEL_SIDE = resources.files("jupyter_scripting.runtime").joinpath("kernel_side.py")
 
 
@@ -85,29 +74,6 @@ class RunRequest:
             body=base64.b64decode(payload["body"]),
             accept=payload["accept"],
         )
-
-
-@dataclass
-class RunOutcome:
-    """How a run ended: an answer, or an error; and what goes into its log."""
-
-    answer: Answer | None
-    error: ScriptingError | None
-    notebook: str | None
-    started_at: dt.datetime
-    finished_at: dt.datetime
-    duration_ms: float
-    traceback: str | None = None
-    kernel_pid: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def status(self) -> int:
-        """The status code the caller gets and the log records."""
-        if self.error is not None:
-            return self.error.status
-        assert self.answer is not None
-        return self.answer.status
 
 
 def handover_code(
@@ -163,120 +129,57 @@ class Runner(LoggingConfigurable):
     async def run(
         self, notebook: str, request: RunRequest, *, execution_id: str, timeout: float
     ) -> RunOutcome:
-        """Run ``notebook`` for ``request``; never raises for the script's own failures."""
+        """Run ``notebook`` for ``request`` within ``timeout`` seconds, kernel start
+        included; never raises for the script's own failures (only the caller's
+        cancellation passes through, once the kernel is gone)."""
         started_at, start = _utcnow(), time.perf_counter()
         nb = nbformat.reads(notebook, as_version=4)
         kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or DEFAULT_KERNEL
-        answer: Answer | None = None
-        error: ScriptingError | None = None
-        traceback: str | None = None
-        handle: KernelHandle | None = None
-        timed_out = False
-        ename: str | None = None
-
-        holder: list[KernelHandle] = []
-
-        async def acquire_and_execute() -> Answer:
-            holder.append(await self.kernels.acquire(kernel_name))
-            return await self._execute(holder[0], nb, request, execution_id)
-
-        work = asyncio.ensure_future(acquire_and_execute())
-
-        def on_deadline() -> None:
-            # nbclient reports cancellation as a dead kernel: the flag tells them apart.
-            nonlocal timed_out
-            timed_out = True
-            work.cancel()
-
-        deadline = asyncio.get_running_loop().call_later(timeout, on_deadline)
-
-        def deadline_passed() -> RunTimedOut:
-            return RunTimedOut(f"The run exceeded its timeout of {timeout:g} s and was stopped.")
-
-        def caller_cancelled() -> bool:
-            current = asyncio.current_task()
-            return not timed_out and current is not None and current.cancelling() > 0
-
+        lease = self.kernels.lease(kernel_name)
+        deadline = asyncio.timeout(timeout)
+        client: CappedNotebookClient | None = None
         try:
-            try:
-                answer = await work
-            except BaseException:
-                if caller_cancelled():
-                    # Cancelled from outside (the caller went away, the server stops):
-                    # nbclient may have reported it as a dead kernel; it is not ours to
-                    # answer either way.
-                    raise asyncio.CancelledError from None
-                raise
-        except asyncio.CancelledError:
-            if caller_cancelled():
-                raise
-            # Our deadline, or the kernel's channels closed under it (server shutdown).
-            error = (
-                deadline_passed()
-                if timed_out
-                else KernelDied("The run's kernel was stopped while the script ran.")
+            # The deadline ends before the lease does: a kernel is never killed halfway.
+            async with lease, deadline:
+                client = self._client(nb, await lease.acquire())
+                answer = await self._execute(client, nb, request, execution_id)
+        except (Exception, asyncio.CancelledError) as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling() > 0:
+                # Cancelled from outside (the caller went away, the server stops); nbclient
+                # may have reported it as a dead kernel. Not ours to answer either way.
+                raise asyncio.CancelledError from None
+            sandbox = self.kernels.sandbox
+            evidence = Evidence(
+                timeout=timeout,
+                timed_out=deadline.expired(),
+                output_overflow=client.overflow if client is not None else None,
+                max_output_size=self.max_output_size,
+                limit=lease.limit,
+                limits=sandbox.limits if sandbox is not None else None,
             )
-        except CellExecutionError as e:
-            error = ScriptFailed(f"The script raised {e.ename}: {e.evalue}")
-            ename = e.ename
-            traceback = _ANSI.sub("", str(e))
-        except DeadKernelError:
-            if timed_out:
-                error = deadline_passed()
-            else:
-                error = KernelDied("The kernel died while the script ran.")
-        except ScriptingError as e:
-            error = e
-        except Exception as e:
-            self.log.exception("Run %s failed unexpectedly", execution_id)
-            error = RunNotStarted(f"The run failed: {type(e).__name__}: {e}")
-        finally:
-            deadline.cancel()
-            handle = holder[0] if holder else None
-            if handle is not None:
-                if type(error) in (ScriptFailed, KernelDied):
-                    # Read before the kernel's cgroups go with it.
-                    error = self._limit_error(handle, ename) or error
-                if error is not None or answer is None:
-                    # Kill before answering, so a 504 means the kernel is gone.
-                    await self.kernels.release(handle)
-                else:
-                    self.kernels.release_soon(handle)
-        if error is not None:
-            error.execution_id = execution_id
-        finished_at = _utcnow()
-        return RunOutcome(
+            failure = classify(exc, evidence)
+            if failure.unexpected:
+                self.log.error("Run %s failed unexpectedly", execution_id, exc_info=exc)
+            failure.error.execution_id = execution_id
+            return Failed(
+                error=failure.error,
+                notebook=nbformat.writes(nb),
+                started_at=started_at,
+                finished_at=_utcnow(),
+                duration_ms=(time.perf_counter() - start) * 1000,
+                traceback=failure.traceback,
+            )
+        return Answered(
             answer=answer,
-            error=error,
             notebook=nbformat.writes(nb),
             started_at=started_at,
-            finished_at=finished_at,
+            finished_at=_utcnow(),
             duration_ms=(time.perf_counter() - start) * 1000,
-            traceback=traceback,
-            kernel_pid=handle.pid if handle else None,
         )
 
-    def _limit_error(self, handle: KernelHandle, ename: str | None) -> ScriptFailed | None:
-        """The sandbox limit that stopped the script, if one did."""
-        limit = self.kernels.limit_reached(handle, ename)
-        sandbox = self.kernels.sandbox
-        if limit is None or sandbox is None:
-            return None
-        if limit == "memory":
-            return MemoryLimitReached(
-                f"The script used more than {_size(sandbox.limits.run_memory_limit)} of memory, "
-                "the most a run may use; it was stopped. The server's "
-                "ScriptingApp.run_memory_limit sets the limit."
-            )
-        return ProcessLimitReached(
-            f"The script tried to run more than {sandbox.limits.run_max_processes} processes "
-            "and threads at once, the most a run may have; it was stopped. The server's "
-            "ScriptingApp.run_max_processes sets the limit."
-        )
-
-    async def _execute(
-        self, handle: KernelHandle, nb: Any, request: RunRequest, execution_id: str
-    ) -> Answer:
+    def _client(self, nb: Any, handle: KernelHandle) -> CappedNotebookClient:
+        """nbclient on the leased kernel and its ready client."""
         client = CappedNotebookClient(
             nb,
             km=handle.km,
@@ -288,6 +191,12 @@ class Runner(LoggingConfigurable):
         )
         client.kc = handle.kc  # a ready client: nbclient must not build (and wait for) its own
         client.reset_execution_trackers()
+        return client
+
+    async def _execute(
+        self, client: CappedNotebookClient, nb: Any, request: RunRequest, execution_id: str
+    ) -> Answer:
+        """Hand the request over, execute the cells, read the response back."""
         install = handover_expression(request, execution_id, max_output_size=self.max_output_size)
         reply = await self._silent(client, "", user_expressions={"install": install})
         installed = reply.get("user_expressions", {}).get("install", {})
@@ -338,14 +247,6 @@ class Runner(LoggingConfigurable):
 
 #: The ``user_expressions`` entry that reads the kernel-side ``response`` back.
 READBACK = {"response": "__jupyter_scripting__.dump()"}
-
-
-def _size(n: int) -> str:
-    """Bytes for a message: "512 MiB", "1 GiB", or the number."""
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift and n % (1 << shift) == 0:
-            return f"{n >> shift} {unit}"
-    return f"{n} bytes"
 
 
 def _last_code_cell(nb: Any, skip_tag: str) -> int | None:

@@ -11,6 +11,7 @@ from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 
 from ..auth import RUNS
+from ..execution.outcome import Failed
 from ..execution.runner import RunRequest
 from ..rules import API_KEY_LIKE
 from ..service import SyncRun
@@ -116,11 +117,9 @@ class RunHandler(RunRequestHandler):
                 return  # nobody to answer; the log says "client-disconnected"
             raise
         self._execution_id = run.execution_id
-        outcome = run.outcome
-        if outcome.error is not None:
-            raise outcome.error
-        answer = outcome.answer
-        assert answer is not None
+        if isinstance(run.outcome, Failed):
+            raise run.outcome.error
+        answer = run.outcome.answer
         if answer.dropped_headers:
             self.log.warning(
                 "Run %s: dropped response headers the script may not set: %s",

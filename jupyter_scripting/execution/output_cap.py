@@ -6,7 +6,8 @@ arrives; the message that would cross the cap is not kept (but for the part of a
 stream that fits), a note says why the outputs stop, the cell's wait is cancelled so
 the run ends at once (the runner then kills the kernel before answering) and nothing
 that still arrives is kept. The caller gets :class:`~jupyter_scripting.errors.OutputTooLarge`
-(502). The kernel side helps (see ``runtime/kernel_side.py``): ``response.write()``
+(502; the mapping of nbclient's errors to that one is in ``outcome.py``, with every
+other). The kernel side helps (see ``runtime/kernel_side.py``): ``response.write()``
 refuses to grow the body past the cap, and stdout/stderr stop passing text on just past
 it, so the kernel never ships the server one huge stream message.
 """
@@ -17,7 +18,6 @@ import json
 from typing import Any
 
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from traitlets import Integer
@@ -109,40 +109,10 @@ class CappedNotebookClient(NotebookClient):
         )
         self.overflow = OutputTooLarge(output_cap_message(limit))
         # nbclient waits for the execute reply before it looks at the output task: cancel
-        # that wait (nbclient reports it as DeadKernelError, mapped below) rather than let
-        # the script run on until the deadline.
+        # that wait (nbclient then reports a dead kernel; ``overflow`` tells why) rather
+        # than let the script run on until the deadline.
         if self.task_poll_for_reply is not None:
             self.task_poll_for_reply.cancel()
-
-    async def async_execute_cell(
-        self,
-        cell: NotebookNode,
-        cell_index: int,
-        execution_count: int | None = None,
-        store_history: bool = True,
-    ) -> NotebookNode:
-        result: NotebookNode | None = None
-        response_too_large = False
-        try:
-            result = await super().async_execute_cell(
-                cell, cell_index, execution_count, store_history
-            )
-        except DeadKernelError:
-            if self.overflow is None:
-                raise
-        except CellExecutionError as e:
-            if e.ename != RESPONSE_TOO_LARGE or self.max_output_size is None:
-                raise
-            response_too_large = True
-        # Raised out here, not in the except blocks: chained to nbclient's error, ours
-        # would keep the cancelled tasks' frames (and the last output message) alive.
-        if self.overflow is not None:
-            raise self.overflow
-        if response_too_large:
-            assert self.max_output_size is not None
-            raise OutputTooLarge(output_cap_message(self.max_output_size, response=True))
-        assert result is not None
-        return result
 
 
 def check_response_dump(dump: dict[str, Any] | None, limit: int | None) -> None:
