@@ -15,18 +15,19 @@ from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode, default, 
 
 from ._version import __version__
 from .auth import ScriptingAuthorizer, ScriptingIdentityProvider
+from .credentials import DEFAULT_ENV_DENYLIST
 from .errors import StoreMisconfigured
-from .execution.forkserver import DEFAULT_ENV_DENYLIST
 from .execution.pool import KernelPool
 from .execution.runner import Runner
 from .execution.sandbox_policy import Limits as SandboxLimits
 from .execution.sandbox_policy import Sandbox, SandboxUnavailable, jupyter_paths_to_hide
-from .handlers.base import NotFoundHandler, widen_header_limit
+from .handlers.base import NotFoundHandler
 from .handlers.keys import KeyHandler, KeysHandler
 from .handlers.logs import ExecutionHandler, ExecutionNotebookHandler, LogHandler
 from .handlers.openapi import OpenApiHandler
 from .handlers.runs import BackgroundHandler, RunHandler
 from .handlers.scripts import NotebookHandler, ScriptHandler, ScriptsHandler
+from .http_limits import widen_header_limit
 from .metrics import SANDBOX_ACTIVE
 from .paths import default_database_url
 from .service import Limits, ScriptingService

@@ -23,7 +23,7 @@ import pytest
 from tornado.simple_httpclient import HTTPStreamClosedError
 
 from jupyter_scripting.app import ScriptingApp
-from jupyter_scripting.handlers.base import request_header_size, widen_header_limit
+from jupyter_scripting.http_limits import request_header_size, widen_header_limit
 
 from .helpers import body_json, kernel_processes, notebook_of, processes_gone, scripting_app
 from .server_process import TOKEN, ServerProcess

@@ -29,7 +29,6 @@ import itertools
 import json
 import logging
 import os
-import re
 import select
 import shutil
 import signal
@@ -40,17 +39,13 @@ from typing import Any, ClassVar
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
+from ..credentials import CREDENTIAL_NAMES
 from . import sandbox
 
 #: The entry-point name of :class:`ForkServerProvisioner` (group
 #: ``jupyter_client.kernel_provisioners``).
 PROVISIONER_NAME = "jupyter-scripting-forkserver"
 
-#: Variables that hold credentials of the server or of JupyterHub (kernels never get
-#: them: see ``KernelProvider.env_denylist``). The zygote never gets them either, whatever
-#: the kernel manager passes (each child gets exactly its own manager's environment).
-DEFAULT_ENV_DENYLIST = r"(?i)(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|COOKIE|AUTH)"
-_CREDENTIAL_NAMES = re.compile(DEFAULT_ENV_DENYLIST)
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +172,9 @@ class ForkServer:
         self._loop = loop
 
     async def _start(self, env: dict[str, str]) -> None:
-        zygote_env = {k: v for k, v in env.items() if not _CREDENTIAL_NAMES.search(k)}
+        # Never the variables named for credentials, whatever the kernel manager passes
+        # (each child gets exactly its own manager's environment).
+        zygote_env = {k: v for k, v in env.items() if not CREDENTIAL_NAMES.search(k)}
         ours, theirs = socket.socketpair()
         lifeline = self.lifeline()
         try:

@@ -12,7 +12,6 @@ import asyncio
 import copy
 import os
 import queue
-import re
 import shutil
 import tempfile
 import time
@@ -26,8 +25,9 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Dict, Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from ..credentials import DEFAULT_ENV_DENYLIST, scrub_environment
 from ..errors import RunNotStarted
-from .forkserver import DEFAULT_ENV_DENYLIST, PROVISIONER_NAME, ForkServer
+from .forkserver import PROVISIONER_NAME, ForkServer
 from .sandbox_policy import Sandbox
 
 
@@ -98,13 +98,7 @@ class KernelProvider(LoggingConfigurable):
             frozenset(self.extra_env.items()),
         )
         if self._env_cache is None or self._env_cache[0] != key:
-            deny = re.compile(self.env_denylist)
-            secrets = [s for s in self.secrets if s]
-            env = {
-                name: value
-                for name, value in os.environ.items()
-                if not deny.search(name) and not any(s in value for s in secrets)
-            }
+            env = scrub_environment(os.environ, self.secrets, self.env_denylist)
             env.update(self.extra_env)
             self._env_cache = (key, env)
         return dict(self._env_cache[1])

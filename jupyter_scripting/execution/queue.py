@@ -1,4 +1,5 @@
-"""The background dispatcher: takes queued runs from the store and runs them.
+"""The background queue: which tenant's run goes next (:func:`next_in_line`, the
+queue's fairness), and the dispatcher that takes queued runs from the store and runs them.
 
 The queue itself lives in the database (every accepted background run is a ``queued``
 execution row), so it survives restarts and can be shared by several servers. This
@@ -11,14 +12,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 
 from ..store.records import ClaimedRun
 
 #: Seconds between two reports of a queue that cannot be read.
 _REPORT_EVERY = 60.0
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class TenantQueue:
+    """One tenant's place in the background queue."""
+
+    tenant: str
+    oldest: int  # the queue position (sequence number) of its oldest queued run
+    running: int = 0  # its background runs executing now, on every node
+    last_started: dt.datetime | None = None  # when its last background run started
+
+
+def next_in_line(queues: Iterable[TenantQueue]) -> TenantQueue | None:
+    """The tenant whose oldest queued run starts next (None: nothing is queued).
+
+    Fewest runs executing first; among those, the tenant served longest ago (round
+    robin); then the oldest queued run. So one tenant's thousand queued runs never starve
+    another tenant's one, and tenants with equal shares take turns.
+    """
+    return min(
+        queues,
+        key=lambda q: (q.running, q.last_started or _NEVER, q.oldest),
+        default=None,
+    )
 
 
 class BackgroundDispatcher:

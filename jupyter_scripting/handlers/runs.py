@@ -11,18 +11,11 @@ from jupyter_server.utils import url_path_join
 from tornado import httputil, web
 
 from ..auth import RUNS
+from ..credentials import scrub_headers, scrub_query
 from ..execution.outcome import Failed
 from ..execution.runner import RunRequest
-from ..rules import API_KEY_LIKE
 from ..service import SyncRun
 from .base import SANDBOX_HEADERS, ScriptingHandler
-
-#: Request headers that carry credentials: a script never sees them.
-CREDENTIAL_HEADERS = frozenset(
-    {"authorization", "cookie", "proxy-authorization", "x-xsrftoken", "x-csrftoken"}
-)
-#: Query arguments that carry credentials.
-CREDENTIAL_ARGUMENTS = frozenset({"token", "_xsrf"})
 
 
 class RunRequestHandler(ScriptingHandler):
@@ -64,26 +57,12 @@ class RunRequestHandler(ScriptingHandler):
 
     def run_request(self) -> RunRequest:
         """The request as the script sees it: everything but credentials."""
-        secrets = [s for s in self.settings.get("scripting_secrets", []) if s]
-        headers = [
-            (name, value)
-            for name, value in self.request.headers.get_all()
-            if name.lower() not in CREDENTIAL_HEADERS
-            and not any(s in value for s in secrets)
-            and not API_KEY_LIKE.search(value)
-        ]
-        query = {
-            name: decoded
-            for name, values in self.request.query_arguments.items()
-            if name not in CREDENTIAL_ARGUMENTS
-            and (decoded := [v.decode("utf-8", "replace") for v in values])
-            and not any(API_KEY_LIKE.search(v) or any(s in v for s in secrets) for v in decoded)
-        }
+        secrets = self.settings.get("scripting_secrets", [])
         return RunRequest(
             method=self.request.method or "GET",
             path=self.request.path,
-            query=query,
-            headers=headers,
+            query=scrub_query(self.request.query_arguments, secrets),
+            headers=scrub_headers(self.request.headers.get_all(), secrets),
             body=self.request.body,
             accept=self.request.headers.get("Accept"),
         )

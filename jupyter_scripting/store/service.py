@@ -47,6 +47,7 @@ from ..errors import (
     StoreMisconfigured,
     VersionNotFound,
 )
+from ..execution.queue import TenantQueue, next_in_line
 from .models import ApiKey, Execution, Script, ScriptVersion
 from .records import (
     ApiKeyRecord,
@@ -654,10 +655,9 @@ class Store:
 
         None when nothing is queued or ``max_running`` background runs already run
         (counted across every node sharing the database). The next run is the oldest
-        queued one of the tenant with the fewest running, and among those of the tenant
-        served longest ago (round robin), so one tenant's thousand queued runs do not
-        starve another tenant's one. The claim is a conditional
-        UPDATE: two nodes never take the same run.
+        queued one of the tenant :func:`~jupyter_scripting.execution.queue.next_in_line`
+        chooses (the queue's fairness). The claim is a conditional UPDATE: two nodes
+        never take the same run.
         """
 
         def work(session: Session) -> ClaimedRun | None:
@@ -686,14 +686,12 @@ class Store:
                     .group_by(Execution.tenant)
                 ).all()
             )
-            never = dt.datetime.min.replace(tzinfo=dt.UTC)
-            # Fewest running first, then the tenant served longest ago (round robin),
-            # then the oldest queued run.
-            tenant = min(
-                oldest,
-                key=lambda t: (running.get(t, 0), last_start.get(t) or never, oldest[t]),
+            chosen = next_in_line(
+                TenantQueue(t, seq, running.get(t, 0), last_start.get(t) and _as_utc(last_start[t]))
+                for t, seq in oldest.items()
             )
-            seq = oldest[tenant]
+            assert chosen is not None
+            seq = chosen.oldest
             now = self._now()
             claimed = session.execute(
                 update(Execution)
