@@ -6,13 +6,13 @@ JupyterHub), whose user is the admin of the default tenant. Keys are accepted on
 /scripting routes only — never on the rest of the server (/api/contents, terminals…),
 which is why this wraps the server's provider for our handlers instead of replacing it.
 
-Permission: the roles of SPEC §5 for key holders; the server's own authorizer (e.g.
-JupyterHub's) for the server's users.
+Permission: the roles of the README's "API keys" section for key holders; the server's
+own authorizer (e.g. JupyterHub's) for the server's users.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from jupyter_core.utils import ensure_async
@@ -47,14 +47,19 @@ PERMISSIONS: dict[str, frozenset[tuple[str, str]]] = {
 }
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The caller as the scripting service sees it."""
+@dataclass
+class ScriptingUser(User):
+    """The caller of a /scripting route: a jupyter_server ``User`` with its tenant and role.
 
-    tenant: str
-    user: str
-    role: Role
-    key_id: str | None = None  # None: the server's own user (token, password, Hub)
+    A key holder's user is named ``tenant/user``; the server's own user (token, password,
+    JupyterHub) is the admin of the default tenant, and ``server_user`` is that user as
+    the server's identity provider made it (its authorizer decides for it).
+    """
+
+    tenant: str = DEFAULT_TENANT
+    role: Role = "admin"
+    key_id: str | None = None  # None: the server's own user
+    server_user: User | None = field(default=None, repr=False)
 
     def may(self, resource: str, action: str) -> bool:
         """Whether the role allows ``action`` on ``resource``."""
@@ -70,20 +75,26 @@ def bearer_key(handler: web.RequestHandler) -> str | None:
     return None
 
 
-class ScriptingIdentityProvider:
-    """API keys first, then the server's own identity provider (for our handlers only).
+def _scripting_user(handler: web.RequestHandler) -> ScriptingUser | None:
+    user = getattr(handler, "_jupyter_current_user", None)  # what get_user() answered
+    return user if isinstance(user, ScriptingUser) else None
 
-    Everything but ``get_user`` and ``is_token_authenticated`` is the server's provider's.
+
+class ScriptingIdentityProvider(IdentityProvider):
+    """API keys first, then the server's own identity provider (``fallback``).
+
+    Only our handlers use this provider: keys are accepted on the /scripting routes and
+    nowhere else on the server. What it does not decide itself (cookies, the login page,
+    origin checks, the token) it leaves to the server's provider, each named below.
     """
 
     def __init__(self, fallback: IdentityProvider, service: ScriptingService) -> None:
+        # No parent: the server's provider already has the server's configuration.
+        super().__init__()
         self.fallback = fallback
         self.service = service
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.fallback, name)
-
-    async def get_user(self, handler: web.RequestHandler) -> User | None:
+    async def get_user(self, handler: web.RequestHandler) -> ScriptingUser | None:
         key = bearer_key(handler)
         if key is not None:
             await self.service.ensure_ready()
@@ -92,42 +103,73 @@ class ScriptingIdentityProvider:
                 # A wrong, unknown or revoked key is a stranger: no fallback to the
                 # server's token (it was not a token), and no cookie either.
                 return None
-            handler._scripting_principal = Principal(  # type: ignore[attr-defined]
-                record.tenant, record.user, record.role, record.id
+            return ScriptingUser(
+                username=f"{record.tenant}/{record.user}",
+                name=record.user,
+                tenant=record.tenant,
+                role=record.role,
+                key_id=record.id,
             )
-            # A credential in a header, not an ambient cookie: no XSRF check needed.
-            handler._token_authenticated = True  # type: ignore[attr-defined]
-            return User(username=f"{record.tenant}/{record.user}", name=record.user)
         user = await ensure_async(self.fallback.get_user(handler))
-        if user is not None:
-            handler._scripting_principal = Principal(  # type: ignore[attr-defined]
-                DEFAULT_TENANT, user.username, "admin"
-            )
-        return user
+        if user is None:
+            return None
+        own = {f.name: getattr(user, f.name) for f in fields(User)}
+        return ScriptingUser(**own, server_user=user)
 
     def is_token_authenticated(self, handler: web.RequestHandler) -> bool:
-        return bool(getattr(handler, "_token_authenticated", False)) or bool(
-            self.fallback.is_token_authenticated(handler)
-        )
+        user = _scripting_user(handler)
+        if user is not None and user.key_id is not None:
+            # A credential in a header, not an ambient cookie: no XSRF check needed.
+            return True
+        return bool(self.fallback.is_token_authenticated(handler))
+
+    # -- the server's provider decides the rest --------------------------------------
+    @property
+    def token(self) -> str:  # type: ignore[override]
+        return str(self.fallback.token or "")
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.fallback.auth_enabled)
+
+    @property
+    def login_available(self) -> bool:
+        return bool(self.fallback.login_available)
+
+    @property
+    def login_handler_class(self) -> Any:  # type: ignore[override]
+        return self.fallback.login_handler_class
+
+    def get_cookie_name(self, handler: web.RequestHandler) -> str:
+        return self.fallback.get_cookie_name(handler)
+
+    def clear_login_cookie(self, handler: web.RequestHandler) -> None:
+        self.fallback.clear_login_cookie(handler)
+
+    def _force_clear_cookie(self, handler: web.RequestHandler, *args: Any, **kwargs: Any) -> None:
+        self.fallback._force_clear_cookie(handler, *args, **kwargs)
+
+    def should_check_origin(self, handler: web.RequestHandler) -> bool:
+        return bool(self.fallback.should_check_origin(handler))
 
 
-class ScriptingAuthorizer:
-    """Roles for key holders; the server's authorizer for the server's own users."""
+class ScriptingAuthorizer(Authorizer):
+    """Roles for key holders; the server's authorizer (``fallback``) for its own users."""
 
     def __init__(self, fallback: Authorizer) -> None:
+        super().__init__()
         self.fallback = fallback
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.fallback, name)
 
     async def is_authorized(
         self, handler: web.RequestHandler, user: User, action: str, resource: str
     ) -> bool:
-        principal: Principal | None = getattr(handler, "_scripting_principal", None)
-        if principal is None:
+        if not isinstance(user, ScriptingUser):
             return False
-        if principal.key_id is None:
+        if user.key_id is None:
+            server_user = user.server_user or user
             return bool(
-                await ensure_async(self.fallback.is_authorized(handler, user, action, resource))
+                await ensure_async(
+                    self.fallback.is_authorized(handler, server_user, action, resource)
+                )
             )
-        return principal.may(resource, action)
+        return user.may(resource, action)

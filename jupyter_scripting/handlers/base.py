@@ -10,7 +10,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..auth import Principal
+from ..auth import ScriptingUser
 from ..errors import (
     BadRequest,
     NotAuthenticated,
@@ -49,12 +49,12 @@ class ScriptingHandler(ExtensionHandlerMixin, APIHandler):
         return self.settings["scripting_authorizer"]
 
     @property
-    def principal(self) -> Principal:
-        """The authenticated caller's tenant, user and role."""
-        principal: Principal | None = getattr(self, "_scripting_principal", None)
-        if principal is None:
+    def principal(self) -> ScriptingUser:
+        """The authenticated caller, with its tenant and role."""
+        user = self.current_user
+        if not isinstance(user, ScriptingUser):
             raise NotAuthenticated(AUTH_REQUIRED)
-        return principal
+        return user
 
     @property
     def tenant(self) -> str:
