@@ -1,0 +1,294 @@
+"""The execution log: every run's record, its answer and executed notebook, and its pruning."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, Literal, cast
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from .. import rules
+from ..errors import (
+    BadRequest,
+    ExecutionNotFound,
+    ScriptNotFound,
+    VersionNotFound,
+)
+from .database import (
+    _DONE_STATES,
+    _EXECUTION_COLUMNS,
+    _MODES,
+    _SHORT_LENGTH,
+    _STATES,
+    _TEXT_LENGTH,
+    Database,
+    _as_utc,
+    _execution_record,
+    _is_int,
+    _rowcount,
+    _truncate,
+)
+from .models import Execution, ScriptVersion
+from .records import (
+    ExecutionRecord,
+    ExecutionResult,
+    Mode,
+    State,
+)
+
+
+class ExecutionLog(Database):
+    """Executions: logged, finished, listed, read, closed after a crash, pruned."""
+
+    async def create_execution(
+        self,
+        *,
+        execution_id: str,
+        tenant: str,
+        script_id: str,
+        version: int,
+        mode: Mode,
+        method: str,
+        state: State = "running",
+        request: bytes | None = None,
+        node: str | None = None,
+    ) -> ExecutionRecord:
+        """Log a new run of ``version`` of the script, created (and started if
+        ``state`` is ``running``) now. ``request`` is kept for a queued run until it
+        ends; ``node`` names the server running it.
+
+        ``ScriptNotFound``/``VersionNotFound`` when there is no such script or version
+        for the tenant; ``ValueError`` for an ``execution_id`` that is not a canonical
+        UUID or an unknown ``mode``/``state``.
+        """
+        if not rules.is_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        if not rules.is_uuid(execution_id):
+            raise ValueError(f"execution_id must be a canonical UUID, not {execution_id!r}.")
+        if mode not in _MODES:
+            raise ValueError(f"Unknown execution mode {mode!r}.")
+        if state not in _STATES:
+            raise ValueError(f"Unknown execution state {state!r}.")
+        if not isinstance(method, str) or not 0 < len(method) <= _SHORT_LENGTH:
+            raise ValueError(f"Bad HTTP method {method!r}.")
+
+        def work(session: Session) -> ExecutionRecord:
+            script = self._script(session, tenant, script_id)
+            # Versions are numbered 1..latest and never deleted one by one.
+            if not _is_int(version) or not 1 <= version <= script.latest_version:
+                raise VersionNotFound(script_id, version)
+            now = self._now()
+            execution = Execution(
+                id=execution_id,
+                script_id=script_id,
+                version=version,
+                tenant=tenant,
+                mode=mode,
+                method=method,
+                state=state,
+                created_at=now,
+                started_at=now if state == "running" else None,
+                request=request,
+                node=node,
+            )
+            session.add(execution)
+            session.flush()
+            return _execution_record(execution)
+
+        return await self._transact("log the execution", work)
+
+    async def finish_execution(self, execution_id: str, result: ExecutionResult) -> None:
+        """Store the outcome of a run (``ExecutionNotFound`` if it is not logged)."""
+        if not rules.is_uuid(execution_id):
+            raise ExecutionNotFound(execution_id)
+        if result.state not in _STATES:
+            raise ValueError(f"Unknown execution state {result.state!r}.")
+
+        def work(session: Session) -> None:
+            updated = session.execute(
+                update(Execution)
+                .where(Execution.id == execution_id)
+                .values(
+                    state=result.state,
+                    status_code=result.status_code,
+                    reason=_truncate(result.reason, _TEXT_LENGTH),
+                    content_type=_truncate(result.content_type, _TEXT_LENGTH),
+                    content=bytes(result.content),
+                    notebook=result.notebook,
+                    started_at=result.started_at,
+                    finished_at=result.finished_at,
+                    duration_ms=result.duration_ms,
+                    request=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(updated) == 0:
+                raise ExecutionNotFound(execution_id)
+
+        await self._transact("store the result of the execution", work)
+
+    async def mark_interrupted(self, node: str, content: Callable[[str], bytes]) -> int:
+        """Mark the runs ``node`` was executing as failed (500, reason ``interrupted``):
+        after a crash nothing else will ever finish them. ``content(execution_id)`` is
+        the error document each gets. Returns how many were marked."""
+
+        def work(session: Session) -> int:
+            ids = session.scalars(
+                select(Execution.id).where(
+                    Execution.state == "running",
+                    or_(Execution.node == node, Execution.node.is_(None)),
+                )
+            ).all()
+            now = self._now()
+            for execution_id in ids:
+                session.execute(
+                    update(Execution)
+                    .where(Execution.id == execution_id, Execution.state == "running")
+                    .values(
+                        state="failed",
+                        status_code=500,
+                        reason="interrupted",
+                        content_type="application/json",
+                        content=content(execution_id),
+                        finished_at=now,
+                        request=None,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            return len(ids)
+
+        return await self._transact("mark interrupted runs", work)
+
+    async def list_executions(
+        self,
+        tenant: str,
+        script_id: str,
+        *,
+        version: int | Literal["all"] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[ExecutionRecord], bool]:
+        """Newest first (ties broken by insertion order); ``version=None`` is the latest."""
+        if not rules.is_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        if not (version is None or version == "all" or _is_int(version)):
+            raise BadRequest('The version must be an integer or "all".')
+        rules.page(limit, offset)
+
+        def work(session: Session) -> tuple[list[ExecutionRecord], bool]:
+            script = self._script(session, tenant, script_id)
+            conditions: list[ColumnElement[bool]] = [
+                Execution.script_id == script_id,
+                Execution.tenant == tenant,
+            ]
+            if version is None:
+                conditions.append(Execution.version == script.latest_version)
+            elif version != "all":
+                exists = session.scalar(
+                    select(ScriptVersion.version).where(
+                        ScriptVersion.script_id == script_id, ScriptVersion.version == version
+                    )
+                )
+                if exists is None:
+                    raise VersionNotFound(script_id, cast(int, version))
+                conditions.append(Execution.version == version)
+            stmt = (
+                select(*_EXECUTION_COLUMNS)
+                .where(*conditions)
+                .order_by(Execution.created_at.desc(), Execution.seq.desc())
+                .limit(limit + 1)
+                .offset(offset)
+            )
+            rows = session.execute(stmt).all()
+            return [_execution_record(row) for row in rows[:limit]], len(rows) > limit
+
+        return await self._transact("list the executions", work)
+
+    def _execution_row(
+        self, session: Session, tenant: str, script_id: str, execution_id: str, extra: Any
+    ) -> Any:
+        self._script(session, tenant, script_id)
+        row = session.execute(
+            select(*_EXECUTION_COLUMNS, extra).where(
+                Execution.id == execution_id,
+                Execution.script_id == script_id,
+                Execution.tenant == tenant,
+            )
+        ).one_or_none()
+        if row is None:
+            raise ExecutionNotFound(execution_id)
+        return row
+
+    @staticmethod
+    def _check_ids(script_id: str, execution_id: str) -> None:
+        if not rules.is_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        if not rules.is_uuid(execution_id):
+            raise ExecutionNotFound(execution_id)
+
+    async def get_execution(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> tuple[ExecutionRecord, bytes]:
+        """The record and its stored content."""
+        self._check_ids(script_id, execution_id)
+
+        def work(session: Session) -> tuple[ExecutionRecord, bytes]:
+            row = self._execution_row(session, tenant, script_id, execution_id, Execution.content)
+            return _execution_record(row), bytes(row.content or b"")
+
+        return await self._transact("read the execution", work)
+
+    async def get_execution_notebook(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> tuple[ExecutionRecord, str | None]:
+        """The record and the executed notebook (``None`` until the run has finished)."""
+        self._check_ids(script_id, execution_id)
+
+        def work(session: Session) -> tuple[ExecutionRecord, str | None]:
+            row = self._execution_row(session, tenant, script_id, execution_id, Execution.notebook)
+            return _execution_record(row), row.notebook
+
+        return await self._transact("read the notebook of the execution", work)
+
+    async def prune_executions(
+        self, *, older_than: dt.datetime | None, keep_per_script: int | None
+    ) -> int:
+        """Delete finished/failed executions older than ``older_than`` and beyond the
+        newest ``keep_per_script`` of each script; returns how many were deleted."""
+        if keep_per_script is not None and (not _is_int(keep_per_script) or keep_per_script < 0):
+            raise ValueError("keep_per_script must be a non-negative integer or None.")
+        if older_than is None and keep_per_script is None:
+            return 0
+
+        def work(session: Session) -> int:
+            conditions: list[ColumnElement[bool]] = []
+            if older_than is not None:
+                conditions.append(Execution.created_at < _as_utc(older_than))
+            if keep_per_script is not None:
+                # Rank each script's finished/failed runs, newest first (portable:
+                # SQLite >= 3.25 and PostgreSQL both have window functions).
+                ranked = (
+                    select(
+                        Execution.seq,
+                        func.row_number()
+                        .over(
+                            partition_by=Execution.script_id,
+                            order_by=(Execution.created_at.desc(), Execution.seq.desc()),
+                        )
+                        .label("rank"),
+                    )
+                    .where(Execution.state.in_(_DONE_STATES))
+                    .subquery()
+                )
+                conditions.append(
+                    Execution.seq.in_(select(ranked.c.seq).where(ranked.c.rank > keep_per_script))
+                )
+            result = session.execute(
+                delete(Execution).where(Execution.state.in_(_DONE_STATES), or_(*conditions)),
+                execution_options={"synchronize_session": False},
+            )
+            return _rowcount(result)
+
+        return await self._transact("prune the executions", work)

@@ -1,0 +1,103 @@
+"""The background queue: queued executions taken by a node with a free seat."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..execution.queue import TenantQueue, next_in_line
+from .database import (
+    _EXECUTION_COLUMNS,
+    Database,
+    _as_utc,
+    _execution_record,
+    _rowcount,
+)
+from .models import Execution, Script, ScriptVersion
+from .records import ClaimedRun
+
+
+class BackgroundQueue(Database):
+    """Claims the next queued run (fairly between tenants) and counts the queue."""
+
+    async def claim_background_run(self, node: str, max_running: int) -> ClaimedRun | None:
+        """Take the next queued background run for ``node``, or None.
+
+        None when nothing is queued or ``max_running`` background runs already run
+        (counted across every node sharing the database). The next run is the oldest
+        queued one of the tenant :func:`~jupyter_scripting.execution.queue.next_in_line`
+        chooses (the queue's fairness). The claim is a conditional UPDATE: two nodes
+        never take the same run.
+        """
+
+        def work(session: Session) -> ClaimedRun | None:
+            running = dict(
+                session.execute(
+                    select(Execution.tenant, func.count())
+                    .where(Execution.state == "running", Execution.mode == "background")
+                    .group_by(Execution.tenant)
+                ).all()
+            )
+            if sum(running.values()) >= max_running:
+                return None
+            oldest = dict(
+                session.execute(
+                    select(Execution.tenant, func.min(Execution.seq))
+                    .where(Execution.state == "queued", Execution.mode == "background")
+                    .group_by(Execution.tenant)
+                ).all()
+            )
+            if not oldest:
+                return None
+            last_start = dict(
+                session.execute(
+                    select(Execution.tenant, func.max(Execution.started_at))
+                    .where(Execution.mode == "background", Execution.tenant.in_(list(oldest)))
+                    .group_by(Execution.tenant)
+                ).all()
+            )
+            chosen = next_in_line(
+                TenantQueue(t, seq, running.get(t, 0), last_start.get(t) and _as_utc(last_start[t]))
+                for t, seq in oldest.items()
+            )
+            assert chosen is not None
+            seq = chosen.oldest
+            now = self._now()
+            claimed = session.execute(
+                update(Execution)
+                .where(Execution.seq == seq, Execution.state == "queued")
+                .values(state="running", started_at=now, node=node)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(claimed) == 0:
+                return None  # another node took it first; the caller asks again
+            row = session.execute(
+                select(*_EXECUTION_COLUMNS, Execution.request).where(Execution.seq == seq)
+            ).one()
+            script_timeout, notebook = session.execute(
+                select(Script.timeout, ScriptVersion.notebook)
+                .join(ScriptVersion, ScriptVersion.script_id == Script.id)
+                .where(Script.id == row.script_id, ScriptVersion.version == row.version)
+            ).one()
+            return ClaimedRun(
+                _execution_record(row), bytes(row.request or b""), notebook, script_timeout
+            )
+
+        return await self._transact("take a run from the queue", work)
+
+    async def count_background(self) -> tuple[int, int]:
+        """(queued, running) background runs across the service."""
+
+        def work(session: Session) -> tuple[int, int]:
+            counts = dict(
+                session.execute(
+                    select(Execution.state, func.count())
+                    .where(
+                        Execution.mode == "background", Execution.state.in_(("queued", "running"))
+                    )
+                    .group_by(Execution.state)
+                ).all()
+            )
+            return counts.get("queued", 0), counts.get("running", 0)
+
+        return await self._transact("count the background runs", work)
