@@ -34,7 +34,8 @@ from .errors import (
 )
 from .execution.outcome import Failed, RunOutcome
 from .execution.queue import BackgroundDispatcher
-from .execution.runner import Runner, RunRequest
+from .execution.runner import RunRequest
+from .protocols import RunnerProtocol, StoreProtocol
 from .store.records import (
     ApiKeyRecord,
     ClaimedRun,
@@ -42,7 +43,7 @@ from .store.records import (
     ExecutionResult,
     ScriptRecord,
 )
-from .store.service import UNSET, Store
+from .store.service import UNSET
 
 
 class TenantBusy(ScriptingError):
@@ -169,8 +170,8 @@ class ScriptingService:
 
     def __init__(
         self,
-        store: Store,
-        runner: Runner,
+        store: StoreProtocol,
+        runner: RunnerProtocol,
         limits: Limits,
         *,
         node: str,

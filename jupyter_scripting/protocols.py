@@ -1,0 +1,124 @@
+"""What the service needs of its parts, as ``Protocol``s: the store, the runner, and the
+kernel provider behind it.
+
+The real parts are ``store.service.Store``, ``execution.runner.Runner`` and
+``execution.kernels.KernelProvider`` (or its pool); the service is written against these
+protocols only, so its own rules (slots, disconnects, shutdown, the log) can be tested
+with a runner of the test's own, in milliseconds, beside the real-kernel tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from .execution.kernels import Lease
+    from .execution.outcome import RunOutcome
+    from .execution.runner import RunRequest
+    from .execution.sandbox_policy import Sandbox
+    from .rules import Role
+    from .store.records import (
+        ApiKeyRecord,
+        ClaimedRun,
+        ExecutionRecord,
+        ExecutionResult,
+        Mode,
+        ScriptRecord,
+        State,
+    )
+
+
+class KernelProviderProtocol(Protocol):
+    """Fresh kernels, one per run."""
+
+    sandbox: Sandbox | None
+
+    def lease(self, kernel_name: str) -> Lease: ...
+
+    async def shutdown(self) -> None: ...
+
+
+class RunnerProtocol(Protocol):
+    """Runs one notebook for one request; never raises for the script's own failures."""
+
+    @property
+    def kernels(self) -> KernelProviderProtocol: ...
+
+    async def run(
+        self, notebook: str, request: RunRequest, *, execution_id: str, timeout: float
+    ) -> RunOutcome: ...
+
+
+class StoreProtocol(Protocol):
+    """Scripts, versions, the execution log, the background queue and the API keys, every
+    lookup scoped by tenant."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # scripts
+    async def create_script(self, tenant: str, name: str, notebook: str) -> ScriptRecord: ...
+    async def list_scripts(
+        self, tenant: str, *, limit: int, offset: int
+    ) -> tuple[list[ScriptRecord], bool]: ...
+    async def get_script(self, tenant: str, script_id: str) -> ScriptRecord: ...
+    async def get_notebook(
+        self, tenant: str, script_id: str, version: int | None = None
+    ) -> tuple[ScriptRecord, int, str]: ...
+    async def add_version(
+        self, tenant: str, script_id: str, notebook: str, *, name: str | None = None
+    ) -> ScriptRecord: ...
+    async def update_script(
+        self, tenant: str, script_id: str, *, name: object = ..., timeout: object = ...
+    ) -> ScriptRecord: ...
+    async def delete_script(self, tenant: str, script_id: str) -> None: ...
+
+    # the execution log
+    async def create_execution(
+        self,
+        *,
+        execution_id: str,
+        tenant: str,
+        script_id: str,
+        version: int,
+        mode: Mode,
+        method: str,
+        state: State = "running",
+        request: bytes | None = None,
+        node: str | None = None,
+    ) -> ExecutionRecord: ...
+    async def finish_execution(self, execution_id: str, result: ExecutionResult) -> None: ...
+    async def mark_interrupted(self, node: str, content: Callable[[str], bytes]) -> int: ...
+    async def last_executions(
+        self, tenant: str, script_ids: list[str]
+    ) -> dict[str, ExecutionRecord]: ...
+    async def list_executions(
+        self,
+        tenant: str,
+        script_id: str,
+        *,
+        version: int | Literal["all"] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[ExecutionRecord], bool]: ...
+    async def get_execution(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> tuple[ExecutionRecord, bytes]: ...
+    async def get_execution_notebook(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> tuple[ExecutionRecord, str | None]: ...
+
+    # the background queue
+    async def claim_background_run(self, node: str, max_running: int) -> ClaimedRun | None: ...
+    async def count_background(self) -> tuple[int, int]: ...
+
+    # API keys
+    async def create_api_key(
+        self, tenant: str, user: str, role: Role
+    ) -> tuple[ApiKeyRecord, str]: ...
+    async def list_api_keys(
+        self, tenant: str | None = None, *, include_revoked: bool = True
+    ) -> list[ApiKeyRecord]: ...
+    async def revoke_api_key(self, key_id: str, tenant: str | None = None) -> ApiKeyRecord: ...
+    async def authenticate_api_key(self, key: str) -> ApiKeyRecord | None: ...
