@@ -308,6 +308,7 @@ class ScriptingApp(ExtensionApp):
             node=self.node_name,
             log=self.log,
         )
+        assert self.serverapp is not None  # an extension app is always loaded by a server
         self.settings.update(
             scripting_service=self.service,
             scripting_secrets=secrets,

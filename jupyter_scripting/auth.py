@@ -13,7 +13,7 @@ own authorizer (e.g. JupyterHub's) for the server's users.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth import Authorizer, IdentityProvider, User
@@ -22,6 +22,8 @@ from tornado import web
 from .rules import API_KEY_PREFIX, Role
 
 if TYPE_CHECKING:
+    from jupyter_server.base.handlers import JupyterHandler
+
     from .service import ScriptingService
 
 DEFAULT_TENANT = "default"
@@ -167,9 +169,8 @@ class ScriptingAuthorizer(Authorizer):
             return False
         if user.key_id is None:
             server_user = user.server_user or user
-            return bool(
-                await ensure_async(
-                    self.fallback.is_authorized(handler, server_user, action, resource)
-                )
+            decided = self.fallback.is_authorized(
+                cast("JupyterHandler", handler), server_user, action, resource
             )
+            return bool(await ensure_async(decided))
         return user.may(resource, action)

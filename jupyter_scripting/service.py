@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import nbformat
-from nbformat.validator import MissingIDFieldWarning, NotebookValidationError, normalize
+from nbformat.validator import NotebookValidationError, normalize
+from nbformat.warnings import MissingIDFieldWarning
 
 from . import metrics, rules
 from .errors import (
@@ -126,7 +127,7 @@ def validate_notebook(notebook: object) -> str:
         detail = getattr(e, "message", None) or str(e)
         location = f" at {where}" if where else ""
         raise BadRequest(f"The notebook is not valid nbformat v4{location}: {detail}") from None
-    return nbformat.writes(node)
+    return str(nbformat.writes(node))
 
 
 def parse_script_body(

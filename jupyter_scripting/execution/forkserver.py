@@ -37,7 +37,7 @@ import subprocess
 from typing import Any, ClassVar
 
 from jupyter_client.connect import KernelConnectionInfo
-from jupyter_client.provisioning import LocalProvisioner
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
 from ..credentials import CREDENTIAL_NAMES
 from . import sandbox
@@ -279,7 +279,12 @@ def _kill_zygotes() -> None:
         server.kill_now()
 
 
-class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class ForkServerProvisioner(LocalProvisioner):
     """Forks ipykernel kernels from a :class:`ForkServer`; spawns other kernelspecs."""
 
     _forked_pid: int | None = None
@@ -358,7 +363,7 @@ class ForkServerProvisioner(LocalProvisioner):  # type: ignore[misc]
                 # A pidfd turns readable when the process exits.
                 loop = asyncio.get_running_loop()
                 exited = loop.create_future()
-                loop.add_reader(self._pidfd, lambda: exited.done() or exited.set_result(None))
+                loop.add_reader(self._pidfd, _resolve, exited)
                 try:
                     await exited
                 finally:

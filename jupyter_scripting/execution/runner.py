@@ -189,7 +189,8 @@ class Runner(LoggingConfigurable):
             log=self.log,
             max_output_size=self.max_output_size,  # past it: OutputTooLarge, outputs bounded
         )
-        client.kc = handle.kc  # a ready client: nbclient must not build (and wait for) its own
+        # A ready client: nbclient must not build (and wait for) its own.
+        client.kc = handle.kc  # type: ignore[assignment]
         client.reset_execution_trackers()
         return client
 
@@ -229,9 +230,10 @@ class Runner(LoggingConfigurable):
                 await client.async_execute_cell(
                     cell, index, execution_count=client.code_cells_executed + 1
                 )
-        reply = replies.get(last) if last is not None else None
-        if reply is None:
-            reply = await self._silent(client, "", user_expressions=READBACK)
+        found = replies.get(last) if last is not None else None
+        if found is None:
+            found = await self._silent(client, "", user_expressions=READBACK)
+        reply = found
         dump = _read_dump(reply)
         check_response_dump(dump, self.max_output_size)
         return build_answer(dump, nb.cells, request.accept)

@@ -268,8 +268,9 @@ def plan(config: dict[str, Any]) -> list[tuple[str, str]]:
 def build_root(config: dict[str, Any], ops: list[tuple[str, str]], old: str, new: str) -> set[str]:
     """Assemble the new root at ``new`` (a fresh tmpfs) from the host's, seen at ``old``;
     the read-write mount points (as the new root will see them)."""
-    uid, gid = config.get("uid"), config.get("gid")
-    chown = uid is not None and not config.get("userns")
+    # The owner of the run's places, where it is not root of a user namespace of its own.
+    chown = config.get("uid") is not None and not config.get("userns")
+    uid, gid = int(config.get("uid") or 0), int(config.get("gid") or 0)
     writable = [os.path.normpath(p) for p in config["writable"]]
     # /dev: the harmless devices, a private /dev/pts.
     dev = new + "/dev"

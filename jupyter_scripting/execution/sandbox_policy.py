@@ -369,7 +369,9 @@ def jupyter_paths_to_hide(serverapp: Any, store_directory: str | None) -> list[s
 
     paths = [jupyter_data_dir(), jupyter_runtime_dir(), jupyter_config_dir()]
     paths += jupyter_config_path()
-    paths += [os.path.expanduser("~"), os.getcwd(), store_directory]
+    paths += [os.path.expanduser("~"), os.getcwd()]
+    if store_directory is not None:
+        paths.append(store_directory)
     if serverapp is not None:
         for name in ("root_dir", "runtime_dir", "data_dir", "config_dir"):
             paths.append(str(getattr(serverapp, name, "") or ""))

@@ -157,7 +157,7 @@ def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
             return 1  # its run ended before this fork was served (as below)
         except OSError as e:
             print(f"jupyter_scripting sandbox: {e}", file=sys.stderr, flush=True)
-            return _SANDBOX.SETUP_FAILED
+            return int(_SANDBOX.SETUP_FAILED)
     try:
         os.chdir(request["cwd"])
     except FileNotFoundError:

@@ -40,12 +40,12 @@ class ScriptingHandler(ExtensionHandlerMixin, APIHandler):
         return self.settings["scripting_service"]  # type: ignore[no-any-return]
 
     @property
-    def identity_provider(self) -> Any:  # type: ignore[override]
+    def identity_provider(self) -> Any:
         # API keys count on the /scripting routes only: see jupyter_scripting.auth.
         return self.settings["scripting_identity_provider"]
 
     @property
-    def authorizer(self) -> Any:  # type: ignore[override]
+    def authorizer(self) -> Any:
         return self.settings["scripting_authorizer"]
 
     @property

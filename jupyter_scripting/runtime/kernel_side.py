@@ -185,7 +185,7 @@ def __jupyter_scripting_install__(payload, namespace):
                 finally:
                     inside.active = False
 
-            capped_write.jupyter_scripting_capped = True
+            capped_write.jupyter_scripting_capped = True  # type: ignore[attr-defined]
             return capped_write
 
         def wrap(*_):
@@ -194,7 +194,7 @@ def __jupyter_scripting_install__(payload, namespace):
                 write = getattr(stream, "write", None)
                 if write is not None and not getattr(write, "jupyter_scripting_capped", False):
                     with contextlib.suppress(AttributeError, TypeError):
-                        stream.write = capped(write)
+                        stream.write = capped(write)  # type: ignore[union-attr]
 
         wrap()
         # IPython 9 swaps each stream's write for a copy-to-history one during every cell,

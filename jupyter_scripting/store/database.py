@@ -26,12 +26,12 @@ from ..errors import (
     StoreError,
     StoreMisconfigured,
 )
+from ..rules import Role
 from .models import ApiKey, Execution, Script
 from .records import (
     ApiKeyRecord,
     ExecutionRecord,
     Mode,
-    Role,
     ScriptRecord,
     State,
 )

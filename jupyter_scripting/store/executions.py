@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -192,7 +192,7 @@ class ExecutionLog(Database):
                     )
                 )
                 if exists is None:
-                    raise VersionNotFound(script_id, cast(int, version))
+                    raise VersionNotFound(script_id, version)
                 conditions.append(Execution.version == version)
             stmt = (
                 select(*_EXECUTION_COLUMNS)

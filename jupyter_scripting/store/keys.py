@@ -9,15 +9,10 @@ from sqlalchemy.orm import Session
 
 from .. import rules
 from ..errors import ApiKeyNotFound
-from .database import (
-    Database,
-    _api_key_record,
-)
+from ..rules import Role
+from .database import Database, _api_key_record
 from .models import ApiKey
-from .records import (
-    ApiKeyRecord,
-    Role,
-)
+from .records import ApiKeyRecord
 
 
 class KeyStore(Database):

@@ -55,9 +55,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        if value.tzinfo is not None:
-            return value.astimezone(dt.UTC)
-        return value.replace(tzinfo=dt.UTC)
+        moment: dt.datetime = value
+        if moment.tzinfo is not None:
+            return moment.astimezone(dt.UTC)
+        return moment.replace(tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):

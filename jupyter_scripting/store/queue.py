@@ -56,10 +56,12 @@ class BackgroundQueue(Database):
                     .group_by(Execution.tenant)
                 ).all()
             )
-            chosen = next_in_line(
-                TenantQueue(t, seq, running.get(t, 0), last_start.get(t) and _as_utc(last_start[t]))
-                for t, seq in oldest.items()
-            )
+            queues = []
+            for tenant, oldest_seq in oldest.items():
+                started = last_start.get(tenant)
+                last = _as_utc(started) if started is not None else None
+                queues.append(TenantQueue(tenant, oldest_seq, running.get(tenant, 0), last))
+            chosen = next_in_line(queues)
             assert chosen is not None
             seq = chosen.oldest
             now = self._now()
