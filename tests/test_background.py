@@ -1,5 +1,5 @@
-"""SPEC §3: background runs — 202 at once, the result in the log, a queue that is fair
-and bounded, a deadline of its own."""
+"""README, "Background runs": background runs — 202 at once, the result in the log, a queue
+that is fair and bounded, a deadline of its own."""
 
 from __future__ import annotations
 

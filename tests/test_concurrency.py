@@ -1,4 +1,4 @@
-"""SPEC §2's 429: at most N synchronous runs of a tenant at once, and every way a run
+"""The 429 of README's "Limits": at most N synchronous runs of a tenant at once, and every way a run
 can end gives its slot back — success, script error, timeout, dead kernel, a caller
 that disconnects (whose kernel is then stopped)."""
 

@@ -1,5 +1,5 @@
-"""The fork server (issue 5): kernels forked from a zygote, a zygote that dies, a clean
-shutdown, the zygote's environment, and kernelspecs that are spawned instead."""
+"""The fork server (README, "How a run works"): kernels forked from a zygote, a zygote that
+dies, a clean shutdown, the zygote's environment, and kernelspecs that are spawned instead."""
 
 from __future__ import annotations
 

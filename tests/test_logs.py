@@ -1,4 +1,4 @@
-"""SPEC §4: the execution log, one execution's content, the executed notebook."""
+"""README, "4. Read its logs": the execution log, one execution's content, the executed notebook."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics on jupyter_server's /metrics (issue 7): runs by mode and outcome,
+"""Prometheus metrics on jupyter_server's /metrics (README, "Metrics"): runs by mode and outcome,
 durations, runs in flight, the background queue, the warm pool — bounded labels."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The warm pool (issue 5): single-use kernels, refilled in the background, dead ones
-never handed out, none left behind."""
+"""The warm pool (README, "How a run works"): single-use kernels, refilled in the
+background, dead ones never handed out, none left behind."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""ScriptingApp.kernel_pool_size = 0 (issue 5): no kernel is started ahead of a run; each
-run's kernel is started for it, after its request arrived."""
+"""ScriptingApp.kernel_pool_size = 0 (README, "Configuration"): no kernel is started ahead
+of a run; each run's kernel is started for it, after its request arrived."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Nothing accepted is lost (SPEC §3): after kill -9 and a restart every queued run still
-runs and the one that was executing is logged as interrupted; on SIGTERM synchronous
-runs finish within the grace period and queued runs wait for the next start."""
+"""Nothing accepted is lost (README, "Background runs"): after kill -9 and a restart every
+queued run still runs and the one that was executing is logged as interrupted; on SIGTERM
+synchronous runs finish within the grace period and queued runs wait for the next start."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §2: synchronous runs — the script's answer, its failures, its deadline."""
+"""README, "3. Call it": synchronous runs — the script's answer, its failures, its deadline."""
 
 from __future__ import annotations
 

@@ -5,8 +5,9 @@ bodies against the document, schema-valid data accepted, schema-violating data r
 ``Allow`` on 405, deleted resources gone, …) over its four phases (the document's examples,
 coverage, fuzzing, stateful sequences through the links it infers). The bounds and the
 per-operation exceptions are in ``tests/fuzz/schemathesis.toml``; ``tests/fuzz/hooks.py``
-adds the check that a 5xx is one of the SPEC's deliberate answers. The seed is fixed so
-that CI is repeatable; ``JUPYTER_SCRIPTING_FUZZ_SEED=<n>`` explores others.
+adds the check that a 5xx is one of the service's deliberate answers (README, "HTTP
+API"). The seed is fixed so that CI is repeatable; ``JUPYTER_SCRIPTING_FUZZ_SEED=<n>``
+explores others.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC §1: every row of the scripts table, and the 400/404 answers."""
+"""README, "HTTP API": every scripts route, and the 400/404 answers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §1, §2, §4: a store that fails answers 500 with a JSON message, never a traceback."""
+"""A store that fails answers 500 with a JSON message, never a traceback."""
 
 from __future__ import annotations
 

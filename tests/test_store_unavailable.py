@@ -1,4 +1,4 @@
-"""A store that cannot be used, met by a whole server process (issue 13): a driver that is
+"""A store that cannot be used, met by a whole server process: a driver that is
 not installed stops the server at once with the command that installs it; a database that
 does not answer gets 500 JSON naming the store on every /scripting route (never an HTML
 404), the server keeps trying and serves once the store opens, and SIGTERM stops it.

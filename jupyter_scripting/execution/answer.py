@@ -1,6 +1,6 @@
 """Turning an executed notebook and the script's ``response`` into one HTTP answer.
 
-Precedence (SPEC §2): what the script wrote through ``response``; else everything it
+Precedence (README, "3. Call it"): what the script wrote through ``response``; else everything it
 printed to stdout; else the last rich output (``execute_result``/``display_data``),
 its MIME type chosen by the request's ``Accept``; else an empty 204. Printed output
 loses the one trailing newline ``print()`` adds, so ``print("Hello")`` answers ``Hello``.

@@ -1,4 +1,5 @@
-"""SPEC §4: the execution log of a script, one execution's content, its notebook."""
+"""The log routes (README, "4. Read its logs"): the execution log of a script, one
+execution's content, its notebook."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""SPEC §2 and §3: ``/run`` answers the script's own answer; ``/background`` queues
-the run and answers 202 at once."""
+"""The run routes (README, "3. Call it" and "Background runs"): ``/run`` answers the
+script's own answer; ``/background`` queues the run and answers 202 at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §1: create, list, read, version, rename, delete scripts; download notebooks."""
+"""The scripts routes (README, "HTTP API"): create, list, read, version, rename, delete
+scripts; download notebooks."""
 
 from __future__ import annotations
 

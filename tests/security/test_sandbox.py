@@ -1,6 +1,6 @@
-"""The hostile tenant's suite of the run sandbox (issue 12): each test is one attack a
-script tries from inside its kernel, against a real server process started with its
-token on the command line, and what the attack now gets.
+"""The hostile tenant's suite of the run sandbox (README, "Security model"): each test is
+one attack a script tries from inside its kernel, against a real server process started with
+its token on the command line, and what the attack now gets.
 
 Skipped, saying why, on a machine where no sandbox can be made (e.g. Docker's default
 seccomp profile) — unless ``JUPYTER_SCRIPTING_TEST_SANDBOX=required`` (CI sets it), where
