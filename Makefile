@@ -72,6 +72,7 @@ run: install
 test: system-test install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 	@echo "The run path once more with the warm pool and the fork server off (a kernel spawned per run):"
 	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 JUPYTER_SCRIPTING_TEST_FORK=0 \
@@ -96,6 +97,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 format: install
 	$(BIN)/ruff format .

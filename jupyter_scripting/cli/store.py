@@ -18,13 +18,14 @@ from typing import Any, TypeVar, cast
 
 from jupyter_core.application import JupyterApp, base_aliases, base_flags
 from traitlets import Bool, Unicode
-from traitlets.config import Application, ConfigFileNotFound
+from traitlets.config import Application
+from traitlets.config.loader import ConfigFileNotFound
 
 from .._version import __version__
 from ..errors import ScriptingError, StoreError
 from ..models import key_model
 from ..paths import default_database_url
-from ..rules import ROLES, Role
+from ..rules import ROLES
 from ..store.records import ApiKeyRecord
 from ..store.service import Store
 from . import EXTENSION_CONFIG_FILE
@@ -61,7 +62,7 @@ class _StoreCommand(JupyterApp):
 
     as_json = Bool(False, config=True, help="Print JSON instead of text.")
 
-    def load_config_file(self, suppress_errors: bool = True) -> None:
+    def load_config_file(self, suppress_errors: bool = True) -> None:  # type: ignore[override]
         """Load the configuration files the server loads, with the same precedence:
         the extension's own ``jupyter_jupyter_scripting_config``, then
         ``jupyter_config`` and ``jupyter_server_config`` (or the ``--config`` file),
@@ -104,7 +105,7 @@ class _StoreCommand(JupyterApp):
         """Open the store (creating or upgrading its schema), run ``work``, close it."""
         url = self.database_url()
         store_log = logging.getLogger("jupyter_scripting.store")
-        if self.log_level > logging.DEBUG:
+        if cast(int, self.log_level) > logging.DEBUG:
             # The store logs failures with their traceback; here one line says it all.
             store_log.propagate = False
             store_log.addHandler(logging.NullHandler())
@@ -178,9 +179,9 @@ class KeyCreateCommand(_StoreCommand):
             raise UsageError("--user is required.")
         if not self.role:
             raise UsageError(f"--role is required ({', '.join(ROLES)}).")
-        if self.role not in ROLES:
+        role = next((r for r in ROLES if r == self.role), None)
+        if role is None:
             raise UsageError(f"Unknown role {self.role!r}: use one of {', '.join(ROLES)}.")
-        role = cast(Role, self.role)
 
         async def create(store: Store) -> tuple[ApiKeyRecord, str]:
             return await store.create_api_key(self.tenant, self.user, role)
