@@ -182,3 +182,23 @@ async def test_log_retention_keeps_what_the_settings_say(
     # Two days keep the four recent ones; a count of 2 keeps the newest two of them.
     assert [e.id for e in listed] == kept[:1:-1]
     assert old not in {e.id for e in listed}
+
+
+def test_a_setting_given_to_a_part_instead_is_not_silently_ignored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The parts take their settings from ScriptingApp only; configuring them directly
+    (as an older version allowed) says so in the log, and changes nothing."""
+    from jupyter_scripting.execution.pool import KernelPool
+
+    config = Config()
+    config.KernelProvider.startup_timeout = 5.0
+    config.KernelPool.pool_size = 9
+    with caplog.at_level("WARNING"):
+        pool = KernelPool(config=config, startup_timeout=60.0)
+    try:
+        assert (pool.startup_timeout, pool.pool_size) == (60.0, 0)
+    finally:
+        pool._context.destroy(linger=0)  # the pool's ZeroMQ context (no kernel was started)
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "`startup_timeout` not recognized" in warned and "`pool_size` not recognized" in warned
