@@ -91,7 +91,7 @@ async def test_a_dead_pooled_kernel_is_never_handed_out(api, publish, jp_servera
 
 
 async def test_shutdown_leaves_no_kernel_behind(jp_asyncio_loop):
-    pool = KernelPool(pool_size=POOL)
+    pool = KernelPool(pool_size=POOL, fork_kernelspecs=["python3"])  # as the app's default
     pool.start_pools()
     await wait_full(pool)
     pids = pool.pooled_pids()
