@@ -27,9 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from jupyter_scripting.cli.client import Client, ServerUnreachable
-from jupyter_scripting.cli.commands import publish_notebook
-from jupyter_scripting.cli.output import CommandError
+from jupyter_scripting.cli.api import ScriptingAPI
+from jupyter_scripting.cli.client import Client
+from jupyter_scripting.cli.errors import CommandError
 
 HERE = Path(__file__).parent
 #: script name → notebook; the name is also how a new version finds the script again.
@@ -67,29 +67,28 @@ USAGE = {
 START_TIMEOUT = 120.0
 
 
-def wait_until_up(client: Client, server: subprocess.Popen[bytes]) -> None:
+def wait_until_up(api: ScriptingAPI, server: subprocess.Popen[bytes]) -> None:
     """Wait until the extension answers, or exit if the server dies or never answers."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if server.poll() is not None:
             sys.exit(f"the Jupyter server exited with {server.returncode}")
         try:
-            if client.request("GET", "scripting", "script").status == 200:
-                return
-        except ServerUnreachable:
+            api.scripts(limit=1)
+            return
+        except CommandError:  # not listening yet, or not answering the API yet
             pass
         time.sleep(0.3)
     sys.exit(f"the Jupyter server did not answer within {START_TIMEOUT:g} s")
 
 
-def publish(client: Client) -> dict[str, str]:
+def publish(api: ScriptingAPI) -> dict[str, str]:
     """Publish every demo as `jupyter scripting publish` does (a script of the same name
     gets a new version); name → script id."""
     ids = {}
     for name, path in DEMOS.items():
         notebook = json.loads(path.read_text(encoding="utf-8"))
-        model, _ = publish_notebook(client, notebook, name)
-        ids[name] = model["scriptId"]
+        ids[name] = api.publish(notebook, name).script["scriptId"]
     return ids
 
 
@@ -161,9 +160,9 @@ def publish_only() -> None:
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
-            client = Client(base.rstrip("/"), token)
-            wait_until_up(client, server)
-            ids = publish(client)
+            api = ScriptingAPI(Client(base.rstrip("/"), token))
+            wait_until_up(api, server)
+            ids = publish(api)
         except BaseException:
             stop(server)
             log.seek(0)  # what the server said, to explain the failure
@@ -184,9 +183,9 @@ def serve(port: int) -> None:
     # SIGTERM to this launcher stops JupyterLab too (through the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        client = Client(base.rstrip("/"), token)
-        wait_until_up(client, server)
-        ids = publish(client)
+        api = ScriptingAPI(Client(base.rstrip("/"), token))
+        wait_until_up(api, server)
+        ids = publish(api)
         rule = "=" * 78
         print(
             f"""

@@ -31,8 +31,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from jupyter_scripting.cli.api import ScriptingAPI
 from jupyter_scripting.cli.client import Client
-from jupyter_scripting.cli.commands import all_scripts
 
 from .server_process import TOKEN, ServerProcess, free_port
 
@@ -218,8 +218,8 @@ def test_publish_refuses_broken_notebooks(cli: Cli, tmp_path: Path) -> None:
 def test_list_follows_more_elements(server: ServerProcess) -> None:
     for n in range(3):
         server.publish(load_notebook("nothing"), name=f"paged-{n}")
-    client = Client(f"http://127.0.0.1:{server.port}", TOKEN)
-    scripts = all_scripts(client, page_size=2)
+    api = ScriptingAPI(Client(f"http://127.0.0.1:{server.port}", TOKEN))
+    scripts = api.list_scripts(page_size=2)
     _, body = server.call("scripting/script?limit=1000")
     expected = [s["scriptId"] for s in json.loads(body)["scripts"]]
     assert len(expected) >= 3
