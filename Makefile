@@ -77,6 +77,8 @@ test: system-test install
 	@echo "The run path once more with the warm pool and the fork server off (a kernel spawned per run):"
 	JUPYTER_SCRIPTING_TEST_POOL_SIZE=0 JUPYTER_SCRIPTING_TEST_FORK=0 \
 		$(BIN)/python -m pytest -q $(XDIST) $(OFF_PASS_ARGS) $(PYTEST_ARGS)
+	@echo "The labextension's lint (eslint and prettier, as in the JupyterLab extension template):"
+	cd labextension && $(JLPM) lint:check
 	@echo "The labextension's jest tests:"
 	cd labextension && $(JLPM) test
 	@if [ "$(UI_TESTS)" = "1" ]; then $(MAKE) --no-print-directory test-ui; fi

@@ -64,7 +64,13 @@ export interface INotebookContent {
 }
 
 export type HttpMethod = 'POST' | 'GET' | 'PUT' | 'DELETE' | 'PATCH';
-export const HTTP_METHODS: HttpMethod[] = ['POST', 'GET', 'PUT', 'DELETE', 'PATCH'];
+export const HTTP_METHODS: HttpMethod[] = [
+  'POST',
+  'GET',
+  'PUT',
+  'DELETE',
+  'PATCH'
+];
 
 /** What a run request sends. */
 export interface IRunRequest {
@@ -116,6 +122,17 @@ export class ScriptingApiError extends Error {
       ? `The server could not be reached: ${this.message}`
       : `${this.status} ${statusLabel(this.status)}: ${this.message}`;
   }
+}
+
+/** A message for the UI from any error. */
+export function describe(error: unknown, what: string): string {
+  const detail =
+    error instanceof ScriptingApiError
+      ? error.description
+      : error instanceof Error
+        ? error.message
+        : String(error);
+  return `${what}: ${detail}`;
 }
 
 const LABELS: { [status: number]: string } = {
@@ -188,14 +205,19 @@ export class ScriptingClient {
   }
 
   async listScripts(limit = 1000, offset = 0): Promise<IScriptList> {
-    return this.json<IScriptList>(this.url('script') + query({ limit, offset }));
+    return this.json<IScriptList>(
+      this.url('script') + query({ limit, offset })
+    );
   }
 
   async getScript(scriptId: string): Promise<IScript> {
     return this.json<IScript>(this.url('script', scriptId));
   }
 
-  async createScript(name: string, notebook: INotebookContent): Promise<IScript> {
+  async createScript(
+    name: string,
+    notebook: INotebookContent
+  ): Promise<IScript> {
     return this.json<IScript>(this.url('script'), {
       method: 'POST',
       body: JSON.stringify({ name, notebook })
@@ -230,9 +252,14 @@ export class ScriptingClient {
   }
 
   /** The notebook of a version (the latest by default). */
-  async getNotebook(scriptId: string, version?: number): Promise<INotebookContent> {
+  async getNotebook(
+    scriptId: string,
+    version?: number
+  ): Promise<INotebookContent> {
     const q = version === undefined ? '' : query({ version });
-    return this.json<INotebookContent>(this.url('script', scriptId, 'notebook') + q);
+    return this.json<INotebookContent>(
+      this.url('script', scriptId, 'notebook') + q
+    );
   }
 
   /** The executions of a script, newest first (latest version unless `version`). */
@@ -256,16 +283,29 @@ export class ScriptingClient {
     executionId: string
   ): Promise<ExecutionContent> {
     const url = this.url('log', 'script', scriptId, 'execution', executionId);
-    const answer = await readAnswer(await this.fetch(url, {}), performance.now());
+    const answer = await readAnswer(
+      await this.fetch(url, {}),
+      performance.now()
+    );
     if (answer.status === 202) {
       const state = JSON.parse(answerText(answer)) as {
         executionId: string;
         state: ExecutionState;
       };
-      return { done: false, executionId: state.executionId, state: state.state };
+      return {
+        done: false,
+        executionId: state.executionId,
+        state: state.state
+      };
     }
-    const status = answer.headers.find(([name]) => name === 'x-execution-status');
-    return { done: true, answer, statusCode: status ? Number(status[1]) : null };
+    const status = answer.headers.find(
+      ([name]) => name === 'x-execution-status'
+    );
+    return {
+      done: true,
+      answer,
+      statusCode: status ? Number(status[1]) : null
+    };
   }
 
   /** The executed notebook of a run, with its outputs. */
@@ -293,7 +333,10 @@ export class ScriptingClient {
   }
 
   /** Queue a background run; resolves with its execution id (the server answered 202). */
-  async runInBackground(scriptId: string, request: IRunRequest): Promise<string> {
+  async runInBackground(
+    scriptId: string,
+    request: IRunRequest
+  ): Promise<string> {
     const response = await this.fetch(
       this.url('script', scriptId, 'background'),
       runInit(request)
@@ -328,7 +371,10 @@ export class ScriptingClient {
         this.serverSettings
       );
     } catch (error) {
-      throw new ScriptingApiError(0, error instanceof Error ? error.message : String(error));
+      throw new ScriptingApiError(
+        0,
+        error instanceof Error ? error.message : String(error)
+      );
     }
   }
 }
@@ -354,7 +400,12 @@ async function errorOf(response: Response): Promise<ScriptingApiError> {
   const text = await response.text().catch(() => '');
   const body = parseErrorBody(text);
   if (body) {
-    return new ScriptingApiError(response.status, body.message, body.reason, body.executionId);
+    return new ScriptingApiError(
+      response.status,
+      body.message,
+      body.reason,
+      body.executionId
+    );
   }
   return new ScriptingApiError(
     response.status,
@@ -375,12 +426,17 @@ export function answerText(answer: IAnswer): string {
   }
 }
 
-async function readAnswer(response: Response, started: number): Promise<IAnswer> {
+async function readAnswer(
+  response: Response,
+  started: number
+): Promise<IAnswer> {
   const contentType = response.headers.get('Content-Type');
   const body = await response.arrayBuffer();
   const durationMs = performance.now() - started;
   const headers: [string, string][] = [];
-  response.headers.forEach((value, name) => headers.push([name.toLowerCase(), value]));
+  response.headers.forEach((value, name) =>
+    headers.push([name.toLowerCase(), value])
+  );
   headers.sort(([a], [b]) => a.localeCompare(b));
   const type = mediaType(contentType);
   const answer: IAnswer = {

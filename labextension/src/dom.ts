@@ -1,4 +1,5 @@
 /** Small DOM helpers shared by the widgets (no framework: the widgets are plain Lumino). */
+import { IDisposable } from '@lumino/disposable';
 
 type Child = Node | string | null | undefined | false;
 
@@ -30,7 +31,11 @@ export function button(
 ): HTMLButtonElement {
   const node = h(
     'button',
-    { type: 'button', class: 'jp-Button jp-mod-styled jp-mod-reject', ...attributes },
+    {
+      type: 'button',
+      class: 'jp-Button jp-mod-styled jp-mod-reject',
+      ...attributes
+    },
     label
   );
   node.addEventListener('click', onClick);
@@ -55,9 +60,66 @@ export function formatDuration(ms: number | null): string {
 }
 
 /** A status code as a badge whose class says success or failure. */
-export function statusBadge(status: number | null, state?: string): HTMLElement {
-  const text = status === null ? state ?? '' : String(status);
+export function statusBadge(
+  status: number | null,
+  state?: string
+): HTMLElement {
+  const text = status === null ? (state ?? '') : String(status);
   const kind =
-    status === null ? 'pending' : status < 300 ? 'ok' : status < 500 ? 'client' : 'server';
-  return h('span', { class: `jp-scripting-status jp-scripting-status-${kind}` }, text);
+    status === null
+      ? 'pending'
+      : status < 300
+        ? 'ok'
+        : status < 500
+          ? 'client'
+          : 'server';
+  return h(
+    'span',
+    { class: `jp-scripting-status jp-scripting-status-${kind}` },
+    text
+  );
+}
+
+/**
+ * The object URLs (`blob:`) made for what one view shows. Each holds its blob in memory
+ * until it is revoked: the view revokes them all when what showed them is replaced, and
+ * when it is disposed.
+ */
+export class ObjectUrls implements IDisposable {
+  /** A new object URL for `blob`, revoked with the others. */
+  create(blob: Blob): string {
+    const url = URL.createObjectURL(blob);
+    if (this._isDisposed) {
+      // Nothing will show it any more: let it go at once.
+      URL.revokeObjectURL(url);
+    } else {
+      this._urls.add(url);
+    }
+    return url;
+  }
+
+  /** Revoke every URL made so far: what showed them is gone or replaced. */
+  revokeAll(): void {
+    for (const url of this._urls) {
+      URL.revokeObjectURL(url);
+    }
+    this._urls.clear();
+  }
+
+  /** How many URLs are not revoked yet. */
+  get size(): number {
+    return this._urls.size;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    this.revokeAll();
+    this._isDisposed = true;
+  }
+
+  private _urls = new Set<string>();
+  private _isDisposed = false;
 }

@@ -18,12 +18,20 @@ function fileName(name: string): string {
 }
 
 /** The path of a script version's notebook in this drive. */
-export function versionPath(scriptId: string, version: number, name: string): string {
+export function versionPath(
+  scriptId: string,
+  version: number,
+  name: string
+): string {
   return `${DRIVE_NAME}:${scriptId}/v${version}/${fileName(`${name} v${version}`)}`;
 }
 
 /** The path of a run's executed notebook in this drive. */
-export function executionPath(scriptId: string, executionId: string, name: string): string {
+export function executionPath(
+  scriptId: string,
+  executionId: string,
+  name: string
+): string {
   return `${DRIVE_NAME}:${scriptId}/runs/${executionId}/${fileName(
     `${name} run ${executionId.slice(0, 8)}`
   )}`;
@@ -33,7 +41,9 @@ const VERSION = /^([^/]+)\/v(\d+)\/[^/]+\.ipynb$/;
 const EXECUTION = /^([^/]+)\/runs\/([^/]+)\/[^/]+\.ipynb$/;
 
 function readOnly(): Promise<never> {
-  return Promise.reject(new Error('Published scripts and their runs are read-only.'));
+  return Promise.reject(
+    new Error('Published scripts and their runs are read-only.')
+  );
 }
 
 export class ScriptingDrive implements Contents.IDrive {
@@ -58,7 +68,10 @@ export class ScriptingDrive implements Contents.IDrive {
     Signal.clearData(this);
   }
 
-  async get(localPath: string, options?: Contents.IFetchOptions): Promise<Contents.IModel> {
+  async get(
+    localPath: string,
+    options?: Contents.IFetchOptions
+  ): Promise<Contents.IModel> {
     const path = localPath.replace(/^\/+/, '');
     let load: () => Promise<INotebookContent>;
     const version = VERSION.exec(path);
@@ -89,7 +102,10 @@ export class ScriptingDrive implements Contents.IDrive {
     const path = localPath.replace(/^\/+/, '');
     const version = VERSION.exec(path);
     if (version) {
-      return this.client.url('script', version[1], 'notebook') + `?version=${version[2]}`;
+      return (
+        this.client.url('script', version[1], 'notebook') +
+        `?version=${version[2]}`
+      );
     }
     const execution = EXECUTION.exec(path);
     if (execution) {

@@ -1,7 +1,8 @@
 /**
  * jupyter_scripting in JupyterLab: publish the open notebook as an HTTP script, run it
  * from a dialog, and read its logs and executed notebooks — plugins and commands only;
- * the widgets live in their own modules.
+ * the widgets live in their own modules (README, "In JupyterLab"). The Run and Logs tabs
+ * are restored on reload: one tracker per kind, each reopened by its command.
  */
 import {
   ILayoutRestorer,
@@ -24,14 +25,19 @@ import {
 } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
-import { Widget } from '@lumino/widgets';
+import type { CommandRegistry } from '@lumino/commands';
+import type { Widget } from '@lumino/widgets';
 
-import { IScript, ScriptingClient } from './api';
+// The client, the drive and the Scripts panel are registered at activation; the rest
+// (publishing, the Run and Logs tabs) is loaded when it is first used.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { IScript, ScriptingClient, describe } from './api';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ScriptingDrive, executionPath, versionPath } from './drive';
-import { LogsWidget, describe } from './logs';
+import type { LogsWidget } from './logs';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ScriptsPanel } from './panel';
-import { publishNotebook, showPublished } from './publish';
-import { IScriptRef, RunWidget } from './run';
+import type { IScriptRef, RunWidget } from './run';
 
 namespace CommandIDs {
   export const publish = 'jupyter-scripting:publish';
@@ -57,13 +63,50 @@ function scriptArgs(script: IScriptRef): { scriptId: string; name: string } {
   return { scriptId: script.scriptId, name: script.name };
 }
 
-function refOf(args: { [key: string]: unknown }): IScriptRef {
-  return { scriptId: String(args.scriptId), name: String(args.name ?? args.scriptId) };
+/** The script a command is for; throws when its arguments name none. */
+function refOf(args: { readonly [key: string]: unknown }): IScriptRef {
+  const { scriptId, name } = args;
+  if (typeof scriptId !== 'string' || !scriptId) {
+    throw new Error('The command needs the id of a script (scriptId).');
+  }
+  return { scriptId, name: typeof name === 'string' && name ? name : scriptId };
 }
+
+/** The arguments of the commands that open something of one script. */
+function scriptSchema(properties: {
+  [name: string]: { type: string; description: string };
+}): Partial<CommandRegistry.Description> {
+  return {
+    args: {
+      type: 'object',
+      properties: {
+        scriptId: { type: 'string', description: 'The id of the script' },
+        name: {
+          type: 'string',
+          description:
+            "The script's name (the tab's title until the server's is read)"
+        },
+        ...properties
+      },
+      required: ['scriptId', ...Object.keys(properties)]
+    }
+  };
+}
+
+const NO_ARGS: Partial<CommandRegistry.Description> = {
+  args: { type: 'object', properties: {} }
+};
+
+/** What the Run and Logs tabs' contents have in common: the script they are for. */
+type ScriptView = Widget & { readonly script: IScriptRef };
+
+/** The tabs of one kind (Run or Logs), one per script. */
+type TabTracker<T extends ScriptView> = WidgetTracker<MainAreaWidget<T>>;
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-scripting:plugin',
-  description: 'Publish notebooks as HTTP scripts, run them and read their logs.',
+  description:
+    'Publish notebooks as HTTP scripts, run them and read their logs.',
   autoStart: true,
   requires: [INotebookTracker, IDocumentManager],
   optional: [ICommandPalette, ILayoutRestorer, INotebookWidgetFactory],
@@ -116,37 +159,73 @@ const plugin: JupyterFrontEndPlugin<void> = {
       openWith = READ_ONLY_FACTORY;
     }
 
-    const tracker = new WidgetTracker<MainAreaWidget<Widget>>({
-      namespace: 'jupyter-scripting'
+    // One tracker per kind of tab. Each remembers its tabs' scripts in the state
+    // database, and on reload the restorer runs the kind's command for each of them.
+    const runTabs: TabTracker<RunWidget> = new WidgetTracker({
+      namespace: 'jupyter-scripting-run'
     });
-    const openInMain = (content: RunWidget | LogsWidget): void => {
-      const existing = tracker.find(w => w.content.id === content.id);
-      if (existing) {
-        content.dispose();
-        shell.activateById(existing.id);
-        if (existing.content instanceof LogsWidget) {
-          void existing.content.refresh();
-        }
+    const logsTabs: TabTracker<LogsWidget> = new WidgetTracker({
+      namespace: 'jupyter-scripting-logs'
+    });
+    if (restorer) {
+      void restorer.restore(runTabs, {
+        command: CommandIDs.run,
+        args: widget => scriptArgs(widget.content.script),
+        name: widget => widget.content.script.scriptId
+      });
+      void restorer.restore(logsTabs, {
+        command: CommandIDs.logs,
+        args: widget => scriptArgs(widget.content.script),
+        name: widget => widget.content.script.scriptId
+      });
+    }
+
+    /**
+     * Show the tab of `tabs` for the script: the open one (passed to `reveal`), else a
+     * new one with the content that `load` makes.
+     */
+    const openTab = async <T extends ScriptView>(
+      tabs: TabTracker<T>,
+      script: IScriptRef,
+      load: () => Promise<(script: IScriptRef) => T>,
+      reveal?: (content: T) => void
+    ): Promise<void> => {
+      const make = await load();
+      const open = tabs.find(
+        w => w.content.script.scriptId === script.scriptId
+      );
+      if (open) {
+        shell.activateById(open.id);
+        reveal?.(open.content);
         return;
       }
-      const widget = new MainAreaWidget<Widget>({ content });
+      const content = make(script);
+      const widget = new MainAreaWidget<T>({ content });
       widget.id = `${content.id}-main`;
-      widget.title.label = content.title.label;
-      widget.title.caption = content.title.caption;
       widget.title.icon = scriptIcon;
-      widget.title.closable = true;
-      void tracker.add(widget);
+      const saved = tabs.add(widget);
+      // The title follows the script's name on the server: so does what is restored.
+      content.title.changed.connect(() => void tabs.save(widget), widget);
       shell.add(widget, 'main');
       shell.activateById(widget.id);
+      await saved;
     };
 
     const actions = {
-      openRun: (script: IScriptRef) => void commands.execute(CommandIDs.run, scriptArgs(script)),
-      openLogs: (script: IScriptRef) => void commands.execute(CommandIDs.logs, scriptArgs(script)),
+      openRun: (script: IScriptRef) =>
+        void commands.execute(CommandIDs.run, scriptArgs(script)),
+      openLogs: (script: IScriptRef) =>
+        void commands.execute(CommandIDs.logs, scriptArgs(script)),
       openVersion: (script: IScript, version: number) =>
-        void commands.execute(CommandIDs.openVersion, { ...scriptArgs(script), version }),
+        void commands.execute(CommandIDs.openVersion, {
+          ...scriptArgs(script),
+          version
+        }),
       openExecutedNotebook: (script: IScriptRef, executionId: string) =>
-        void commands.execute(CommandIDs.openExecution, { ...scriptArgs(script), executionId })
+        void commands.execute(CommandIDs.openExecution, {
+          ...scriptArgs(script),
+          executionId
+        })
     };
 
     const panel = new ScriptsPanel(client, actions);
@@ -155,11 +234,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer?.add(panel, 'jupyter-scripting-panel');
 
     const publish = async (notebook: NotebookPanel): Promise<void> => {
+      const { publishNotebook, showPublished } = await import('./publish');
       let script: IScript | null;
       try {
         script = await publishNotebook(notebook, client);
       } catch (error) {
-        await showErrorMessage('Publish failed', describe(error, 'Could not publish the notebook'));
+        await showErrorMessage(
+          'Publish failed',
+          describe(error, 'Could not publish the notebook')
+        );
         return;
       }
       if (!script) {
@@ -173,7 +256,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(CommandIDs.publish, {
       label: 'Publish as script',
-      caption: 'Publish this notebook as an HTTP script (a new version if it was published before)',
+      describedBy: NO_ARGS,
+      caption:
+        'Publish this notebook as an HTTP script (a new version if it was published before)',
       icon: scriptIcon,
       isEnabled: () => notebooks.currentWidget !== null,
       execute: async () => {
@@ -185,18 +270,38 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     commands.addCommand(CommandIDs.openPanel, {
       label: 'Show the Scripts panel',
+      describedBy: NO_ARGS,
       execute: () => {
         shell.activateById(panel.id);
         void panel.refresh();
       }
     });
     commands.addCommand(CommandIDs.run, {
-      label: args => (args.name ? `Run script ${String(args.name)}` : 'Run script'),
-      execute: args => openInMain(new RunWidget(client, refOf(args), actions))
+      label: args =>
+        args.name ? `Run script ${String(args.name)}` : 'Run script',
+      caption: 'Open the run dialog of a script (its tab, if it is open)',
+      describedBy: scriptSchema({}),
+      execute: args =>
+        openTab(runTabs, refOf(args), async () => {
+          const { RunWidget } = await import('./run');
+          return script => new RunWidget(client, script, actions);
+        })
     });
     commands.addCommand(CommandIDs.logs, {
-      label: args => (args.name ? `Logs of script ${String(args.name)}` : 'Script logs'),
-      execute: args => openInMain(new LogsWidget(client, refOf(args), actions))
+      label: args =>
+        args.name ? `Logs of script ${String(args.name)}` : 'Script logs',
+      caption: 'Open the execution log of a script (reloaded, if it is open)',
+      describedBy: scriptSchema({}),
+      execute: args =>
+        openTab(
+          logsTabs,
+          refOf(args),
+          async () => {
+            const { LogsWidget } = await import('./logs');
+            return script => new LogsWidget(client, script, actions);
+          },
+          content => void content.refresh()
+        )
     });
     const open = async (path: string): Promise<void> => {
       try {
@@ -204,11 +309,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
         await docManager.services.contents.get(path);
         docManager.openOrReveal(path, openWith);
       } catch (error) {
-        await showErrorMessage('Cannot open the notebook', describe(error, path));
+        await showErrorMessage(
+          'Cannot open the notebook',
+          describe(error, path)
+        );
       }
     };
     commands.addCommand(CommandIDs.openVersion, {
       label: 'Open a version of a script',
+      describedBy: scriptSchema({
+        version: {
+          type: 'integer',
+          description: 'The version (1 is the first)'
+        }
+      }),
       execute: args => {
         const ref = refOf(args);
         return open(versionPath(ref.scriptId, Number(args.version), ref.name));
@@ -216,9 +330,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     commands.addCommand(CommandIDs.openExecution, {
       label: 'Open an executed notebook',
+      describedBy: scriptSchema({
+        executionId: { type: 'string', description: 'The id of the run' }
+      }),
       execute: args => {
         const ref = refOf(args);
-        return open(executionPath(ref.scriptId, String(args.executionId), ref.name));
+        return open(
+          executionPath(ref.scriptId, String(args.executionId), ref.name)
+        );
       }
     });
 
@@ -231,14 +350,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
 /** The "Publish as script" button of the notebook toolbar (a notebook widget extension). */
 class PublishButton {
-  constructor(private readonly publish: (panel: NotebookPanel) => Promise<void>) {}
+  constructor(
+    private readonly publish: (panel: NotebookPanel) => Promise<void>
+  ) {}
 
   createNew(panel: NotebookPanel): IDisposable {
     const button = new ToolbarButton({
       className: 'jp-scripting-publish-button',
       icon: scriptIcon,
       label: 'Publish as script',
-      tooltip: 'Publish this notebook as an HTTP script (a new version if it was published before)',
+      tooltip:
+        'Publish this notebook as an HTTP script (a new version if it was published before)',
       onClick: () => void this.publish(panel)
     });
     panel.toolbar.insertItem(10, 'publishScript', button);

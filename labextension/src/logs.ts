@@ -1,27 +1,41 @@
 /** The logs view: a script's executions, page by page, and the content of one of them. */
 import { Widget } from '@lumino/widgets';
 
-import { IExecution, ScriptingApiError, ScriptingClient } from './api';
-import { button, formatDate, formatDuration, h, statusBadge } from './dom';
+import { IExecution, ScriptingClient, describe } from './api';
+import {
+  ObjectUrls,
+  button,
+  formatDate,
+  formatDuration,
+  h,
+  statusBadge
+} from './dom';
 import { renderAnswer } from './render';
-import { IScriptActions, IScriptRef } from './run';
+import type { IScriptActions, IScriptRef } from './run';
 
 const PAGE_SIZE = 20;
 
+/**
+ * The logs view of one script (a main-area tab). A tab restored for a script deleted
+ * meanwhile shows the server's error in place of the list.
+ */
 export class LogsWidget extends Widget {
   constructor(
     private readonly client: ScriptingClient,
-    readonly script: IScriptRef,
+    script: IScriptRef,
     private readonly actions: IScriptActions
   ) {
     super();
+    this._script = { ...script };
     this.id = `jp-scripting-logs-${script.scriptId}`;
-    this.title.label = `Logs · ${script.name}`;
-    this.title.caption = `Execution log of ${script.name} (${script.scriptId})`;
+    this.setTitle();
     this.title.closable = true;
     this.addClass('jp-scripting-logs');
 
-    this.versions = h('select', { class: 'jp-scripting-log-versions', 'aria-label': 'Versions' });
+    this.versions = h('select', {
+      class: 'jp-scripting-log-versions',
+      'aria-label': 'Versions'
+    });
     this.versions.append(
       h('option', { value: 'latest' }, 'Latest version'),
       h('option', { value: 'all' }, 'All versions')
@@ -30,17 +44,26 @@ export class LogsWidget extends Widget {
       this.offset = 0;
       void this.refresh();
     });
-    this.newer = button('‹ Newer', () => this.page(-PAGE_SIZE), { class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-newer' });
-    this.older = button('Older ›', () => this.page(PAGE_SIZE), { class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-older' });
+    this.newer = button('‹ Newer', () => this.page(-PAGE_SIZE), {
+      class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-newer'
+    });
+    this.older = button('Older ›', () => this.page(PAGE_SIZE), {
+      class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-older'
+    });
     this.pageInfo = h('span', { class: 'jp-scripting-page-info' });
-    this.message = h('div', { class: 'jp-scripting-message', 'aria-live': 'polite' });
+    this.message = h('div', {
+      class: 'jp-scripting-message',
+      'aria-live': 'polite'
+    });
     this.rows = h('tbody', {});
     this.detail = h('div', { class: 'jp-scripting-log-detail' });
     this.node.append(
       h(
         'div',
         { class: 'jp-scripting-toolbar' },
-        button('Refresh', () => void this.refresh(), { class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-refresh' }),
+        button('Refresh', () => void this.refresh(), {
+          class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-refresh'
+        }),
         this.versions,
         this.newer,
         this.pageInfo,
@@ -56,8 +79,8 @@ export class LogsWidget extends Widget {
           h(
             'tr',
             {},
-            ...['Date', 'Status', 'Duration', 'Mode', 'Method', 'Version'].map(label =>
-              h('th', {}, label)
+            ...['Date', 'Status', 'Duration', 'Mode', 'Method', 'Version'].map(
+              label => h('th', {}, label)
             )
           )
         ),
@@ -65,7 +88,26 @@ export class LogsWidget extends Widget {
       ),
       this.detail
     );
-    void this.refresh();
+    this.ready = Promise.all([this.refresh(), this.readName()]).then(
+      () => undefined
+    );
+  }
+
+  /** The script (its name as the server last said). */
+  get script(): IScriptRef {
+    return this._script;
+  }
+
+  /** Settles when the first page and the script's name have been read (or failed). */
+  readonly ready: Promise<void>;
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._shown += 1; // an execution still loading is not shown
+    this.urls.dispose();
+    super.dispose();
   }
 
   /** Reload the current page. */
@@ -95,6 +137,24 @@ export class LogsWidget extends Widget {
     }
   }
 
+  /** The script's current name for the title (an error is the list's to show). */
+  private async readName(): Promise<void> {
+    try {
+      this._script.name = (
+        await this.client.getScript(this._script.scriptId)
+      ).name;
+      this.setTitle();
+    } catch {
+      // refresh() shows the server's error
+    }
+  }
+
+  private setTitle(): void {
+    const { name, scriptId } = this._script;
+    this.title.label = `Logs · ${name}`;
+    this.title.caption = `Execution log of ${name} (${scriptId})`;
+  }
+
   private page(delta: number): void {
     this.offset = Math.max(0, this.offset + delta);
     void this.refresh();
@@ -117,7 +177,9 @@ export class LogsWidget extends Widget {
       h('td', {}, `v${execution.version}`)
     );
     const select = () => {
-      this.rows.querySelectorAll('.jp-mod-selected').forEach(r => r.classList.remove('jp-mod-selected'));
+      this.rows
+        .querySelectorAll('.jp-mod-selected')
+        .forEach(r => r.classList.remove('jp-mod-selected'));
       row.classList.add('jp-mod-selected');
       void this.showExecution(execution);
     };
@@ -137,16 +199,36 @@ export class LogsWidget extends Widget {
       'div',
       { class: 'jp-scripting-log-detail-header' },
       h('span', {}, `Execution ${id}`),
-      button('Open executed notebook', () => this.actions.openExecutedNotebook(this.script, id), {
-        class: 'jp-Button jp-mod-styled jp-mod-accept jp-scripting-open-executed'
-      })
+      button(
+        'Open executed notebook',
+        () => this.actions.openExecutedNotebook(this.script, id),
+        {
+          class:
+            'jp-Button jp-mod-styled jp-mod-accept jp-scripting-open-executed'
+        }
+      )
     );
-    this.detail.replaceChildren(header, h('div', { class: 'jp-scripting-progress' }, 'Loading…'));
+    const shown = ++this._shown;
+    this.showDetail(
+      header,
+      h('div', { class: 'jp-scripting-progress' }, 'Loading…')
+    );
     try {
-      const content = await this.client.getExecutionContent(this.script.scriptId, id);
+      const content = await this.client.getExecutionContent(
+        this.script.scriptId,
+        id
+      );
+      if (shown !== this._shown) {
+        return; // another execution was chosen meanwhile, or the view closed
+      }
+      this.urls.revokeAll();
       const body = content.done
-        ? renderAnswer(content.answer, content.statusCode)
-        : h('div', { class: 'jp-scripting-progress' }, `Not finished yet: ${content.state}.`);
+        ? renderAnswer(content.answer, this.urls, content.statusCode)
+        : h(
+            'div',
+            { class: 'jp-scripting-progress' },
+            `Not finished yet: ${content.state}.`
+          );
       if (content.done) {
         // The time shown is the run's, not the time it took to read the log.
         const time = body.querySelector('.jp-scripting-answer-time');
@@ -156,11 +238,24 @@ export class LogsWidget extends Widget {
       }
       this.detail.replaceChildren(header, body);
     } catch (error) {
-      this.detail.replaceChildren(
+      if (shown !== this._shown) {
+        return;
+      }
+      this.showDetail(
         header,
-        h('div', { class: 'jp-scripting-error', role: 'alert' }, describe(error, 'Could not read the execution'))
+        h(
+          'div',
+          { class: 'jp-scripting-error', role: 'alert' },
+          describe(error, 'Could not read the execution')
+        )
       );
     }
+  }
+
+  /** Replace the detail pane (revoking the object URLs of what it showed). */
+  private showDetail(...nodes: Node[]): void {
+    this.urls.revokeAll();
+    this.detail.replaceChildren(...nodes);
   }
 
   private showError(error: unknown, what: string): void {
@@ -168,6 +263,11 @@ export class LogsWidget extends Widget {
     this.message.classList.add('jp-scripting-error');
   }
 
+  private _script: IScriptRef;
+  /** Counts the executions chosen: only the last one chosen is shown. */
+  private _shown = 0;
+  /** The object URLs of the execution shown. */
+  private urls = new ObjectUrls();
   private offset = 0;
   private versions: HTMLSelectElement;
   private newer: HTMLButtonElement;
@@ -176,15 +276,4 @@ export class LogsWidget extends Widget {
   private message: HTMLElement;
   private rows: HTMLTableSectionElement;
   private detail: HTMLElement;
-}
-
-/** A message for the UI from any error. */
-export function describe(error: unknown, what: string): string {
-  const detail =
-    error instanceof ScriptingApiError
-      ? error.description
-      : error instanceof Error
-        ? error.message
-        : String(error);
-  return `${what}: ${detail}`;
 }

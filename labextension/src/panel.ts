@@ -1,11 +1,21 @@
 /** The Scripts panel of the left sidebar: the tenant's scripts and what to do with them. */
-import { Dialog, InputDialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  InputDialog,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { IExecution, IScript, IScriptListItem, ScriptingClient } from './api';
+import {
+  IExecution,
+  IScript,
+  IScriptListItem,
+  ScriptingClient,
+  describe
+} from './api';
 import { button, formatDate, h, statusBadge } from './dom';
-import { describe } from './logs';
-import { IScriptActions } from './run';
+import type { IScriptActions } from './run';
 
 /** What the panel asks of the plugin, beyond the run and log actions. */
 export interface IPanelActions extends IScriptActions {
@@ -22,7 +32,10 @@ export class ScriptsPanel extends Widget {
     this.id = 'jp-scripting-panel';
     this.title.caption = 'Scripts';
     this.addClass('jp-scripting-panel');
-    this.message = h('div', { class: 'jp-scripting-message', 'aria-live': 'polite' });
+    this.message = h('div', {
+      class: 'jp-scripting-message',
+      'aria-live': 'polite'
+    });
     this.list = h('ul', { class: 'jp-scripting-list' });
     this.node.append(
       h(
@@ -76,17 +89,27 @@ export class ScriptsPanel extends Widget {
         h('span', { class: 'jp-scripting-item-name' }, script.name),
         h('span', { class: 'jp-scripting-item-version' }, `v${script.version}`)
       ),
-      h('div', { class: 'jp-scripting-item-id', title: 'Script id' }, script.scriptId),
+      h(
+        'div',
+        { class: 'jp-scripting-item-id', title: 'Script id' },
+        script.scriptId
+      ),
       lastRun,
       h(
         'div',
         { class: 'jp-scripting-item-actions' },
-        button('Run', () => this.actions.openRun(script), { title: 'Open the run dialog' }),
-        button('Logs', () => this.actions.openLogs(script), { title: 'Open the execution log' }),
+        button('Run', () => this.actions.openRun(script), {
+          title: 'Open the run dialog'
+        }),
+        button('Logs', () => this.actions.openLogs(script), {
+          title: 'Open the execution log'
+        }),
         button('Notebook', () => void this.openVersion(script), {
           title: 'Open the notebook of a version'
         }),
-        button('Rename', () => void this.rename(script), { title: 'Rename the script' }),
+        button('Rename', () => void this.rename(script), {
+          title: 'Rename the script'
+        }),
         button('Delete', () => void this.delete(script), {
           title: 'Delete the script, its versions and logs',
           class: 'jp-Button jp-mod-styled jp-mod-warn jp-scripting-delete'
@@ -126,7 +149,10 @@ export class ScriptsPanel extends Widget {
     try {
       await this.client.renameScript(script.scriptId, name);
     } catch (error) {
-      await showErrorMessage('Rename failed', describe(error, `Could not rename "${script.name}"`));
+      await showErrorMessage(
+        'Rename failed',
+        describe(error, `Could not rename "${script.name}"`)
+      );
     }
     await this.refresh();
   }
@@ -143,7 +169,10 @@ export class ScriptsPanel extends Widget {
     try {
       await this.client.deleteScript(script.scriptId);
     } catch (error) {
-      await showErrorMessage('Delete failed', describe(error, `Could not delete "${script.name}"`));
+      await showErrorMessage(
+        'Delete failed',
+        describe(error, `Could not delete "${script.name}"`)
+      );
     }
     await this.refresh();
   }

@@ -1,9 +1,19 @@
 /** "Publish as script": a notebook becomes a script, or a new version of its script. */
-import { Clipboard, Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
+import {
+  Clipboard,
+  Dialog,
+  InputDialog,
+  showDialog
+} from '@jupyterlab/apputils';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
-import { INotebookContent, IScript, ScriptingApiError, ScriptingClient } from './api';
+import {
+  INotebookContent,
+  IScript,
+  ScriptingApiError,
+  ScriptingClient
+} from './api';
 import { button, h } from './dom';
 
 /** Where a notebook remembers the script it was published as. */
@@ -16,14 +26,20 @@ export interface IScriptLink {
 }
 
 export function scriptLink(panel: NotebookPanel): IScriptLink | null {
-  const value = panel.model?.getMetadata(METADATA_KEY) as Partial<IScriptLink> | undefined;
+  const value = panel.model?.getMetadata(METADATA_KEY) as
+    Partial<IScriptLink> | undefined;
   return value && typeof value.scriptId === 'string'
     ? { scriptId: value.scriptId, name: String(value.name ?? '') }
     : null;
 }
 
 function defaultName(panel: NotebookPanel): string {
-  return panel.context.path.split('/').pop()?.replace(/\.ipynb$/, '') || 'script';
+  return (
+    panel.context.path
+      .split('/')
+      .pop()
+      ?.replace(/\.ipynb$/, '') || 'script'
+  );
 }
 
 /** A shell-quoted argument. */
@@ -41,7 +57,10 @@ export function curlLine(client: ScriptingClient, scriptId: string): string {
   );
 }
 
-async function askName(panel: NotebookPanel, title: string): Promise<string | null> {
+async function askName(
+  panel: NotebookPanel,
+  title: string
+): Promise<string | null> {
   const result = await InputDialog.getText({
     title,
     label: 'Script name',
@@ -75,7 +94,10 @@ export async function publishNotebook(
       const answer = await showDialog({
         title: 'Script not found',
         body: `This notebook was published as "${link.name}" (${link.scriptId}), which no longer exists. Publish it as a new script?`,
-        buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Publish as new' })]
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.okButton({ label: 'Publish as new' })
+        ]
       });
       if (!answer.button.accept) {
         return null;
@@ -89,7 +111,10 @@ export async function publishNotebook(
     }
     script = await client.createScript(name, notebook);
   }
-  panel.model?.setMetadata(METADATA_KEY, { scriptId: script.scriptId, name: script.name });
+  panel.model?.setMetadata(METADATA_KEY, {
+    scriptId: script.scriptId,
+    name: script.name
+  });
   await panel.context.save();
   return script;
 }
@@ -107,7 +132,9 @@ class PublishedBody extends Widget {
         { class: 'jp-scripting-published-row' },
         h('div', { class: 'jp-scripting-published-label' }, label),
         h('code', { class: cls }, value),
-        button('Copy', () => Clipboard.copyToSystem(value), { title: `Copy the ${label}` })
+        button('Copy', () => Clipboard.copyToSystem(value), {
+          title: `Copy the ${label}`
+        })
       );
     this.node.append(
       h(
@@ -124,11 +151,17 @@ class PublishedBody extends Widget {
 }
 
 /** Say where the script is; resolves true when the user wants to run it now. */
-export async function showPublished(script: IScript, client: ScriptingClient): Promise<boolean> {
+export async function showPublished(
+  script: IScript,
+  client: ScriptingClient
+): Promise<boolean> {
   const result = await showDialog({
     title: `Published "${script.name}" v${script.version}`,
     body: new PublishedBody(script, client),
-    buttons: [Dialog.cancelButton({ label: 'Close' }), Dialog.okButton({ label: 'Run…' })]
+    buttons: [
+      Dialog.cancelButton({ label: 'Close' }),
+      Dialog.okButton({ label: 'Run…' })
+    ]
   });
   return result.button.accept;
 }

@@ -1,8 +1,14 @@
 /** Show an HTTP answer according to its content type. */
 import { IAnswer, answerText, statusLabel } from './api';
-import { formatDuration, h } from './dom';
+import { ObjectUrls, formatDuration, h } from './dom';
 
-const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/svg+xml', 'image/webp'];
+const IMAGE_TYPES = [
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/svg+xml',
+  'image/webp'
+];
 
 function isJson(type: string): boolean {
   return type === 'application/json' || type.endsWith('+json');
@@ -20,9 +26,10 @@ function isText(type: string): boolean {
 
 /**
  * The body: JSON pretty-printed, HTML in a sandboxed frame (no scripts, no same-origin
- * access), images as images, text as text, anything else as its size.
+ * access), images as images, text as text, anything else as its size. An image's object
+ * URL is made by `urls`: the view that shows the body revokes it.
  */
-export function renderBody(answer: IAnswer): HTMLElement {
+export function renderBody(answer: IAnswer, urls: ObjectUrls): HTMLElement {
   const type = answer.contentType;
   if (answer.body.byteLength === 0) {
     return h('div', { class: 'jp-scripting-empty' }, '(empty body)');
@@ -35,7 +42,11 @@ export function renderBody(answer: IAnswer): HTMLElement {
     } catch {
       // not valid JSON after all: show it as it came
     }
-    return h('pre', { class: 'jp-scripting-body jp-scripting-body-json' }, pretty);
+    return h(
+      'pre',
+      { class: 'jp-scripting-body jp-scripting-body-json' },
+      pretty
+    );
   }
   if (type === 'text/html') {
     const frame = h('iframe', {
@@ -47,13 +58,20 @@ export function renderBody(answer: IAnswer): HTMLElement {
     return frame;
   }
   if (IMAGE_TYPES.includes(type)) {
-    const url = URL.createObjectURL(new Blob([answer.body], { type }));
-    const img = h('img', { class: 'jp-scripting-body jp-scripting-body-image', alt: type });
+    const url = urls.create(new Blob([answer.body], { type }));
+    const img = h('img', {
+      class: 'jp-scripting-body jp-scripting-body-image',
+      alt: type
+    });
     img.src = url;
     return img;
   }
   if (isText(type)) {
-    return h('pre', { class: 'jp-scripting-body jp-scripting-body-text' }, answerText(answer));
+    return h(
+      'pre',
+      { class: 'jp-scripting-body jp-scripting-body-text' },
+      answerText(answer)
+    );
   }
   return h(
     'div',
@@ -62,8 +80,12 @@ export function renderBody(answer: IAnswer): HTMLElement {
   );
 }
 
-/** Status line, server error message (if any), headers and body. */
-export function renderAnswer(answer: IAnswer, statusCode?: number | null): HTMLElement {
+/** Status line, server error message (if any), headers and body (see `renderBody`). */
+export function renderAnswer(
+  answer: IAnswer,
+  urls: ObjectUrls,
+  statusCode?: number | null
+): HTMLElement {
   const status = statusCode ?? answer.status;
   const kind = status < 300 ? 'ok' : status < 500 ? 'client' : 'server';
   const headers = h('table', { class: 'jp-scripting-headers' });
@@ -76,10 +98,22 @@ export function renderAnswer(answer: IAnswer, statusCode?: number | null): HTMLE
     h(
       'div',
       { class: `jp-scripting-answer-status jp-scripting-status-${kind}` },
-      h('span', { class: 'jp-scripting-answer-code' }, `${status} ${statusLabel(status)}`.trim()),
-      h('span', { class: 'jp-scripting-answer-time' }, formatDuration(answer.durationMs)),
+      h(
+        'span',
+        { class: 'jp-scripting-answer-code' },
+        `${status} ${statusLabel(status)}`.trim()
+      ),
+      h(
+        'span',
+        { class: 'jp-scripting-answer-time' },
+        formatDuration(answer.durationMs)
+      ),
       answer.executionId
-        ? h('span', { class: 'jp-scripting-answer-id' }, `execution ${answer.executionId}`)
+        ? h(
+            'span',
+            { class: 'jp-scripting-answer-id' },
+            `execution ${answer.executionId}`
+          )
         : null
     ),
     answer.error
@@ -89,7 +123,12 @@ export function renderAnswer(answer: IAnswer, statusCode?: number | null): HTMLE
           `${answer.error.message} (${answer.error.reason})`
         )
       : null,
-    h('details', { class: 'jp-scripting-answer-headers' }, h('summary', {}, 'Headers'), headers),
-    renderBody(answer)
+    h(
+      'details',
+      { class: 'jp-scripting-answer-headers' },
+      h('summary', {}, 'Headers'),
+      headers
+    ),
+    renderBody(answer, urls)
   );
 }

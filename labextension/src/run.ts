@@ -7,9 +7,10 @@ import {
   IAnswer,
   IRunRequest,
   ScriptingApiError,
-  ScriptingClient
+  ScriptingClient,
+  describe
 } from './api';
-import { button, formatDuration, h } from './dom';
+import { ObjectUrls, button, formatDuration, h } from './dom';
 import { renderAnswer } from './render';
 
 /** What the widgets need of a script. */
@@ -44,27 +45,36 @@ export function parseHeaders(text: string): [string, string][] {
     }
     const match = /^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(.*)$/.exec(line);
     if (!match) {
-      throw new Error(`Not a header line ("Name: value"): ${line.trim().slice(0, 60)}`);
+      throw new Error(
+        `Not a header line ("Name: value"): ${line.trim().slice(0, 60)}`
+      );
     }
     headers.push([match[1], match[2].trim()]);
   }
   return headers;
 }
 
+/**
+ * The run dialog of one script (a main-area tab). It reads the script when it opens, so
+ * that a tab restored for a script deleted meanwhile shows the server's error at once.
+ */
 export class RunWidget extends Widget {
   constructor(
     private readonly client: ScriptingClient,
-    readonly script: IScriptRef,
+    script: IScriptRef,
     private readonly actions: IScriptActions
   ) {
     super();
+    this._script = { ...script };
     this.id = `jp-scripting-run-${script.scriptId}`;
-    this.title.label = `Run · ${script.name}`;
-    this.title.caption = `Run the script ${script.name} (${script.scriptId})`;
+    this.setTitle();
     this.title.closable = true;
     this.addClass('jp-scripting-run');
 
-    this.method = h('select', { class: 'jp-scripting-method', 'aria-label': 'Method' });
+    this.method = h('select', {
+      class: 'jp-scripting-method',
+      'aria-label': 'Method'
+    });
     for (const method of HTTP_METHODS) {
       this.method.append(h('option', { value: method }, method));
     }
@@ -91,19 +101,34 @@ export class RunWidget extends Widget {
       'aria-label': 'Body'
     });
     this.body.value = '{}';
-    this.background = h('input', { type: 'checkbox', class: 'jp-scripting-background' });
+    this.background = h('input', {
+      type: 'checkbox',
+      class: 'jp-scripting-background'
+    });
     this.runButton = button('Run', () => void this.run(), {
       class: 'jp-Button jp-mod-styled jp-mod-accept jp-scripting-run-button'
     });
-    this.result = h('div', { class: 'jp-scripting-result', 'aria-live': 'polite' });
+    this.result = h('div', {
+      class: 'jp-scripting-result',
+      'aria-live': 'polite'
+    });
 
     const field = (label: string, control: HTMLElement) =>
-      h('label', { class: 'jp-scripting-field' }, h('span', {}, label), control);
+      h(
+        'label',
+        { class: 'jp-scripting-field' },
+        h('span', {}, label),
+        control
+      );
     this.node.append(
       h(
         'div',
         { class: 'jp-scripting-run-form' },
-        h('div', { class: 'jp-scripting-run-url' }, h('code', {}, client.runUrl(script.scriptId))),
+        h(
+          'div',
+          { class: 'jp-scripting-run-url' },
+          h('code', {}, client.runUrl(script.scriptId))
+        ),
         h(
           'div',
           { class: 'jp-scripting-run-row' },
@@ -127,7 +152,16 @@ export class RunWidget extends Widget {
       ),
       this.result
     );
+    this.ready = this.readScript();
   }
+
+  /** The script (its name as the server last said). */
+  get script(): IScriptRef {
+    return this._script;
+  }
+
+  /** Settles when the script has been read (or its error shown). */
+  readonly ready: Promise<void>;
 
   /** The request the form describes (throws on malformed headers). */
   request(): IRunRequest {
@@ -140,7 +174,11 @@ export class RunWidget extends Widget {
   }
 
   dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
     this._runs += 1; // stops a background run being followed
+    this.urls.dispose();
     super.dispose();
   }
 
@@ -175,19 +213,35 @@ export class RunWidget extends Widget {
     }
   }
 
-  private async runInBackground(run: number, request: IRunRequest): Promise<void> {
+  private async runInBackground(
+    run: number,
+    request: IRunRequest
+  ): Promise<void> {
     const started = performance.now();
-    const executionId = await this.client.runInBackground(this.script.scriptId, request);
+    const executionId = await this.client.runInBackground(
+      this.script.scriptId,
+      request
+    );
     for (;;) {
       if (run !== this._runs) {
         return;
       }
-      const content = await this.client.getExecutionContent(this.script.scriptId, executionId);
+      const content = await this.client.getExecutionContent(
+        this.script.scriptId,
+        executionId
+      );
       if (content.done) {
         if (run === this._runs) {
           content.answer.durationMs = performance.now() - started;
-          this.showAnswer(content.answer, content.statusCode ?? content.answer.status, executionId);
+          this.showAnswer(
+            content.answer,
+            content.statusCode ?? content.answer.status,
+            executionId
+          );
         }
+        return;
+      }
+      if (run !== this._runs) {
         return;
       }
       this.showProgress(
@@ -199,21 +253,53 @@ export class RunWidget extends Widget {
     }
   }
 
+  /** The script's current name for the title; its error when the server has none. */
+  private async readScript(): Promise<void> {
+    try {
+      const script = await this.client.getScript(this._script.scriptId);
+      this._script.name = script.name;
+      this.setTitle();
+    } catch (error) {
+      // A run started meanwhile shows its own answer.
+      if (this._runs === 0 && !this.isDisposed) {
+        this.showError(describe(error, 'Could not read the script'));
+      }
+    }
+  }
+
+  private setTitle(): void {
+    const { name, scriptId } = this._script;
+    this.title.label = `Run · ${name}`;
+    this.title.caption = `Run the script ${name} (${scriptId})`;
+  }
+
   private updateBodyState(): void {
     const get = this.method.value === 'GET';
     this.body.disabled = get;
     this.body.title = get ? 'A GET request has no body.' : '';
   }
 
+  /** Replace what the result area shows (revoking the object URLs of what it showed). */
+  private showResult(...nodes: Node[]): void {
+    this.urls.revokeAll();
+    this.result.replaceChildren(...nodes);
+  }
+
   private showProgress(text: string): void {
-    this.result.replaceChildren(h('div', { class: 'jp-scripting-progress' }, text));
+    this.showResult(h('div', { class: 'jp-scripting-progress' }, text));
   }
 
   private showError(text: string): void {
-    this.result.replaceChildren(h('div', { class: 'jp-scripting-error', role: 'alert' }, text));
+    this.showResult(
+      h('div', { class: 'jp-scripting-error', role: 'alert' }, text)
+    );
   }
 
-  private showAnswer(answer: IAnswer, status: number, executionId?: string): void {
+  private showAnswer(
+    answer: IAnswer,
+    status: number,
+    executionId?: string
+  ): void {
     const id = executionId ?? answer.executionId;
     const links = h('div', { class: 'jp-scripting-run-links' });
     if (id) {
@@ -224,7 +310,8 @@ export class RunWidget extends Widget {
         button('Logs', () => this.actions.openLogs(this.script))
       );
     }
-    this.result.replaceChildren(renderAnswer(answer, status), links);
+    this.urls.revokeAll();
+    this.result.replaceChildren(renderAnswer(answer, this.urls, status), links);
   }
 
   private method: HTMLSelectElement;
@@ -234,5 +321,8 @@ export class RunWidget extends Widget {
   private background: HTMLInputElement;
   private runButton: HTMLButtonElement;
   private result: HTMLElement;
+  /** The object URLs of the answer shown. */
+  private urls = new ObjectUrls();
+  private _script: IScriptRef;
   private _runs = 0;
 }

@@ -12,62 +12,25 @@ import {
   IScriptListItem,
   ScriptingApiError,
   ScriptingClient,
+  describe as describeError,
   mediaType
 } from '../api';
 
+import { BASE, clientWith, json } from './fakes';
 import models from './models.json';
 
 const SCRIPT = models.script as IScript;
 const SCRIPT_LIST_ITEM = models.scriptListItem as IScriptListItem;
 const EXECUTION = models.execution as IExecution;
-const BASE = 'http://localhost:8888/lab-base/';
-
-interface ISent {
-  method: string;
-  url: string;
-  headers: Headers;
-  body: string;
-}
-
-/** A client whose fetch records each request and answers with `answer(request)`. */
-function clientWith(answer: (sent: ISent) => Response): {
-  client: ScriptingClient;
-  sent: ISent[];
-} {
-  const sent: ISent[] = [];
-  const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input, init);
-    const record = {
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      body: await request.text()
-    };
-    sent.push(record);
-    return answer(record);
-  };
-  const settings = ServerConnection.makeSettings({
-    baseUrl: BASE,
-    token: 'secret-token',
-    fetch,
-    Request,
-    Headers
-  });
-  return { client: new ScriptingClient(settings), sent };
-}
-
-function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'Content-Type': 'application/json', ...headers }
-  });
-}
 
 describe('ScriptingClient', () => {
   it('lists scripts under the base URL with the token', async () => {
     const { client, sent } = clientWith(() =>
       json({
-        scripts: [SCRIPT_LIST_ITEM, { ...SCRIPT_LIST_ITEM, lastExecution: null }],
+        scripts: [
+          SCRIPT_LIST_ITEM,
+          { ...SCRIPT_LIST_ITEM, lastExecution: null }
+        ],
         moreElements: false
       })
     );
@@ -83,9 +46,17 @@ describe('ScriptingClient', () => {
 
   it('creates a script with name and notebook, and versions it with PUT', async () => {
     const { client, sent } = clientWith(s =>
-      json({ ...SCRIPT, version: s.method === 'POST' ? 1 : 2 }, s.method === 'POST' ? 201 : 200)
+      json(
+        { ...SCRIPT, version: s.method === 'POST' ? 1 : 2 },
+        s.method === 'POST' ? 201 : 200
+      )
     );
-    const notebook = { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] };
+    const notebook = {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {},
+      cells: []
+    };
     const created = await client.createScript('hello', notebook);
     expect(created.version).toBe(1);
     expect(JSON.parse(sent[0].body)).toEqual({ name: 'hello', notebook });
@@ -98,7 +69,9 @@ describe('ScriptingClient', () => {
 
   it('renames with PATCH and deletes with DELETE (204)', async () => {
     const { client, sent } = clientWith(s =>
-      s.method === 'DELETE' ? new Response(null, { status: 204 }) : json({ ...SCRIPT, name: 'hi' })
+      s.method === 'DELETE'
+        ? new Response(null, { status: 204 })
+        : json({ ...SCRIPT, name: 'hi' })
     );
     expect((await client.renameScript(SCRIPT.scriptId, 'hi')).name).toBe('hi');
     expect(JSON.parse(sent[0].body)).toEqual({ name: 'hi' });
@@ -123,26 +96,41 @@ describe('ScriptingClient', () => {
   });
 
   it.each([
-    [401, 'not-authenticated', "Authentication required: send an API key or the server's token."],
+    [
+      401,
+      'not-authenticated',
+      "Authentication required: send an API key or the server's token."
+    ],
     [404, 'not-found', models.error.message],
     [429, 'too-many-runs', 'Tenant default already runs 10 scripts.'],
     [500, 'store-error', 'The store failed.'],
     [503, 'shutting-down', 'The server is shutting down.']
-  ])('turns a %i into a ScriptingApiError with the server message', async (status, reason, message) => {
-    const { client } = clientWith(() => json({ message, reason, executionId: null }, status));
-    const error = await client.getScript(SCRIPT.scriptId).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ScriptingApiError);
-    const apiError = error as ScriptingApiError;
-    expect(apiError.status).toBe(status);
-    expect(apiError.reason).toBe(reason);
-    expect(apiError.message).toBe(message);
-    expect(apiError.description).toContain(`${status} `);
-    expect(apiError.description).toContain(message);
-  });
+  ])(
+    'turns a %i into a ScriptingApiError with the server message',
+    async (status, reason, message) => {
+      const { client } = clientWith(() =>
+        json({ message, reason, executionId: null }, status)
+      );
+      const error = await client
+        .getScript(SCRIPT.scriptId)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ScriptingApiError);
+      const apiError = error as ScriptingApiError;
+      expect(apiError.status).toBe(status);
+      expect(apiError.reason).toBe(reason);
+      expect(apiError.message).toBe(message);
+      expect(apiError.description).toContain(`${status} `);
+      expect(apiError.description).toContain(message);
+    }
+  );
 
   it('keeps the text of an error that is not JSON', async () => {
-    const { client } = clientWith(() => new Response('Bad Gateway from a proxy', { status: 502 }));
-    const error = (await client.listScripts().catch((e: unknown) => e)) as ScriptingApiError;
+    const { client } = clientWith(
+      () => new Response('Bad Gateway from a proxy', { status: 502 })
+    );
+    const error = (await client
+      .listScripts()
+      .catch((e: unknown) => e)) as ScriptingApiError;
     expect(error.status).toBe(502);
     expect(error.message).toBe('Bad Gateway from a proxy');
   });
@@ -188,25 +176,41 @@ describe('ScriptingClient', () => {
     expect(answer.error).toBeNull();
     expect(answerText(answer)).toBe('Hello John Smith!');
     expect(answer.durationMs).toBeGreaterThanOrEqual(0);
-    expect(answer.headers).toContainEqual(['x-execution-id', EXECUTION.executionId]);
+    expect(answer.headers).toContainEqual([
+      'x-execution-id',
+      EXECUTION.executionId
+    ]);
   });
 
   it('resolves with a server error answer of a run, its message parsed', async () => {
     const { client } = clientWith(() =>
       json(
-        { message: 'Tenant default runs 10 scripts already.', reason: 'too-many-runs', executionId: null },
+        {
+          message: 'Tenant default runs 10 scripts already.',
+          reason: 'too-many-runs',
+          executionId: null
+        },
         429,
         { 'Retry-After': '1' }
       )
     );
-    const answer = await client.run(SCRIPT.scriptId, { method: 'GET', body: 'ignored' });
+    const answer = await client.run(SCRIPT.scriptId, {
+      method: 'GET',
+      body: 'ignored'
+    });
     expect(answer.status).toBe(429);
     expect(answer.error?.reason).toBe('too-many-runs');
   });
 
   it('sends no body with GET', async () => {
-    const { client, sent } = clientWith(() => new Response(null, { status: 204 }));
-    const answer = await client.run(SCRIPT.scriptId, { method: 'GET', body: 'x', contentType: 'text/plain' });
+    const { client, sent } = clientWith(
+      () => new Response(null, { status: 204 })
+    );
+    const answer = await client.run(SCRIPT.scriptId, {
+      method: 'GET',
+      body: 'x',
+      contentType: 'text/plain'
+    });
     expect(sent[0].body).toBe('');
     expect(answer.status).toBe(204);
   });
@@ -221,10 +225,16 @@ describe('ScriptingClient', () => {
       return polls < 2
         ? json({ executionId: EXECUTION.executionId, state: 'running' }, 202)
         : new Response('Hello Ada!', {
-            headers: { 'Content-Type': 'text/plain', 'X-Execution-Status': '200' }
+            headers: {
+              'Content-Type': 'text/plain',
+              'X-Execution-Status': '200'
+            }
           });
     });
-    const id = await client.runInBackground(SCRIPT.scriptId, { method: 'POST', body: '{}' });
+    const id = await client.runInBackground(SCRIPT.scriptId, {
+      method: 'POST',
+      body: '{}'
+    });
     expect(id).toBe(EXECUTION.executionId);
     const first = await client.getExecutionContent(SCRIPT.scriptId, id);
     expect(first).toEqual({ done: false, executionId: id, state: 'running' });
@@ -241,5 +251,20 @@ describe('mediaType', () => {
   it('drops parameters and case', () => {
     expect(mediaType('Text/HTML; charset=utf-8')).toBe('text/html');
     expect(mediaType(null)).toBe('');
+  });
+});
+
+describe('describe (an error for the UI)', () => {
+  it("names the status and the server's message, or the error's own", () => {
+    const notFound = new ScriptingApiError(
+      404,
+      models.error.message,
+      'not-found'
+    );
+    expect(describeError(notFound, 'Could not read the script')).toBe(
+      `Could not read the script: 404 Not Found: ${models.error.message}`
+    );
+    expect(describeError(new Error('boom'), 'Publish')).toBe('Publish: boom');
+    expect(describeError('plain', 'Publish')).toBe('Publish: plain');
   });
 });

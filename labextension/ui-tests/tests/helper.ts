@@ -3,13 +3,28 @@
  * class how it is done in the page.
  */
 import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { JupyterLabPage } from '@jupyterlab/galata';
 import type { APIRequestContext, Locator } from '@playwright/test';
 import * as path from 'path';
 
 /** Where the README's screenshots are written (committed under docs/). */
-export const SCREENSHOTS = path.resolve(__dirname, '..', '..', '..', 'docs', 'screenshots');
+export const SCREENSHOTS = path.resolve(
+  __dirname,
+  '..',
+  '..',
+  '..',
+  'docs',
+  'screenshots'
+);
 /** The demo notebook of `make run`. */
-export const HELLO = path.resolve(__dirname, '..', '..', '..', 'examples', 'hello.ipynb');
+export const HELLO = path.resolve(
+  __dirname,
+  '..',
+  '..',
+  '..',
+  'examples',
+  'hello.ipynb'
+);
 
 export class ScriptingUI {
   constructor(readonly page: IJupyterLabPageFixture) {}
@@ -26,7 +41,9 @@ export class ScriptingUI {
     const published = this.page.locator('.jp-scripting-published');
     await expect(published).toBeVisible();
     return {
-      scriptId: (await published.locator('.jp-scripting-script-id').textContent()) ?? '',
+      scriptId:
+        (await published.locator('.jp-scripting-script-id').textContent()) ??
+        '',
       curl: (await published.locator('.jp-scripting-curl').textContent()) ?? ''
     };
   }
@@ -37,7 +54,10 @@ export class ScriptingUI {
   }
 
   async runFromPublishedDialog(): Promise<void> {
-    await this.page.locator('.jp-Dialog').getByRole('button', { name: 'Run…' }).click();
+    await this.page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: 'Run…' })
+      .click();
   }
 
   // -- the run dialog --------------------------------------------------------------------
@@ -47,7 +67,12 @@ export class ScriptingUI {
   }
 
   async run(
-    options: { body?: string; method?: string; background?: boolean; headers?: string } = {}
+    options: {
+      body?: string;
+      method?: string;
+      background?: boolean;
+      headers?: string;
+    } = {}
   ): Promise<Locator> {
     const view = this.runView();
     await expect(view).toBeVisible();
@@ -60,7 +85,9 @@ export class ScriptingUI {
     if (options.body !== undefined) {
       await view.locator('.jp-scripting-body-input').fill(options.body);
     }
-    await view.locator('.jp-scripting-background').setChecked(!!options.background);
+    await view
+      .locator('.jp-scripting-background')
+      .setChecked(!!options.background);
     await view.locator('.jp-scripting-run-button').click();
     return view.locator('.jp-scripting-result');
   }
@@ -77,17 +104,23 @@ export class ScriptingUI {
   }
 
   logRows(): Locator {
-    return this.page.locator('.jp-scripting-logs:visible .jp-scripting-log-row');
+    return this.page.locator(
+      '.jp-scripting-logs:visible .jp-scripting-log-row'
+    );
   }
 
   logDetail(): Locator {
-    return this.page.locator('.jp-scripting-logs:visible .jp-scripting-log-detail');
+    return this.page.locator(
+      '.jp-scripting-logs:visible .jp-scripting-log-detail'
+    );
   }
 
   /** Open the executed notebook of the execution shown in the logs view. */
   async openExecutedNotebook(): Promise<Locator> {
     await this.logDetail().locator('.jp-scripting-open-executed').click();
-    const notebook = this.page.locator('.jp-NotebookPanel.jp-scripting-read-only:visible');
+    const notebook = this.page.locator(
+      '.jp-NotebookPanel.jp-scripting-read-only:visible'
+    );
     await expect(notebook).toBeVisible();
     return notebook;
   }
@@ -102,11 +135,15 @@ export class ScriptingUI {
   }
 
   panelItem(scriptId: string): Locator {
-    return this.page.locator(`#jp-scripting-panel .jp-scripting-item[data-script-id="${scriptId}"]`);
+    return this.page.locator(
+      `#jp-scripting-panel .jp-scripting-item[data-script-id="${scriptId}"]`
+    );
   }
 
   async panelAction(scriptId: string, action: string): Promise<void> {
-    await this.panelItem(scriptId).getByRole('button', { name: action, exact: true }).click();
+    await this.panelItem(scriptId)
+      .getByRole('button', { name: action, exact: true })
+      .click();
   }
 
   /** Answer the open dialog: fill its input if given, then click `button`. */
@@ -118,6 +155,60 @@ export class ScriptingUI {
     }
     await dialog.getByRole('button', { name: button, exact: true }).click();
     await expect(dialog).toHaveCount(0);
+  }
+
+  // -- tabs and reloading ------------------------------------------------------------
+  /** The main-area tab titled `label` (e.g. `Run · hello`, `Logs · hello`). */
+  tab(label: string): Locator {
+    return this.page.activity.getTabLocator(label);
+  }
+
+  async activateTab(label: string): Promise<void> {
+    await this.tab(label).click();
+    await expect(this.tab(label)).toHaveAttribute('aria-selected', 'true');
+  }
+
+  /** The messages and errors of the logs view on screen (above its table). */
+  logsMessage(): Locator {
+    return this.page.locator(
+      '.jp-scripting-logs:visible .jp-scripting-message'
+    );
+  }
+
+  /** The error the run dialog on screen shows in its result area. */
+  runError(): Locator {
+    return this.runView().locator('.jp-scripting-result .jp-scripting-error');
+  }
+
+  /**
+   * Wait until the server's workspace holds the layout with the main-area tabs that
+   * `names` are restored by (`jupyter-scripting-run:<scriptId>`…), then reload.
+   */
+  async reloadOnceSaved(
+    request: APIRequestContext,
+    names: string[]
+  ): Promise<void> {
+    await expect
+      .poll(async () => {
+        const response = await request.get('/lab/api/workspaces/default');
+        const layout = response.ok()
+          ? JSON.stringify(
+              ((await response.json()) as { data?: Record<string, unknown> })
+                .data?.['layout-restorer:data'] ?? null
+            )
+          : '';
+        return names.filter(name => !layout.includes(name));
+      })
+      .toEqual([]);
+    // Without Galata's wait for the Launcher: the restored layout has none. (The fixture
+    // is Galata's JupyterLabPage, whose reload takes the option; its type shows only
+    // Playwright's reload.)
+    await (this.page as unknown as JupyterLabPage).reload({
+      waitForIsReady: false
+    });
+    await this.page
+      .locator('#jupyterlab-splash')
+      .waitFor({ state: 'detached' });
   }
 
   async screenshot(name: string): Promise<void> {
@@ -135,13 +226,26 @@ export async function publishThroughApi(
     nbformat: 4,
     nbformat_minor: 5,
     metadata: {
-      kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
+      kernelspec: {
+        name: 'python3',
+        display_name: 'Python 3',
+        language: 'python'
+      }
     },
     cells: [
-      { cell_type: 'code', id: 'c1', metadata: {}, execution_count: null, outputs: [], source }
+      {
+        cell_type: 'code',
+        id: 'c1',
+        metadata: {},
+        execution_count: null,
+        outputs: [],
+        source
+      }
     ]
   };
-  const response = await request.post('/scripting/script', { data: { name, notebook } });
+  const response = await request.post('/scripting/script', {
+    data: { name, notebook }
+  });
   expect(response.status()).toBe(201);
   return ((await response.json()) as { scriptId: string }).scriptId;
 }
