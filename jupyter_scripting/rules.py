@@ -98,6 +98,11 @@ def role(value: object) -> Role:
     raise BadRequest(f'"role" must be one of {", ".join(ROLES)} (got {value!r}).')
 
 
+#: A listing's page: this many entries unless asked, at most ``MAX_PAGE``.
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+
 def page(limit: object, offset: object) -> tuple[int, int]:
     """A page of a listing: ``limit`` and ``offset``, non-negative integers."""
     for what, value in (("limit", limit), ("offset", offset)):

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ..rules import is_uuid
+from ..rules import MAX_PAGE, is_uuid
 from .client import Answer, Client, ServerError
 from .errors import CommandError
 from .models import (
@@ -27,8 +27,6 @@ from .models import (
     ScriptModel,
 )
 
-#: The largest page the server gives (``limit``), used to read a whole listing.
-MAX_PAGE = 1000
 #: What to do after a 404 of a script's route.
 SEE_SCRIPTS = "See `jupyter scripting list`."
 

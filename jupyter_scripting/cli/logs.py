@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .api import MAX_PAGE, ScriptingAPI
+from ..rules import MAX_PAGE
+from .api import ScriptingAPI
 from .errors import EXIT_OK, CommandError
 from .options import Commands, api_for, as_json, count, usage, version
 from .render import answer_model, err, phrase, print_executions, print_json, write_body

@@ -11,7 +11,7 @@ from tornado import web
 from ..auth import LOGS
 from ..errors import ExecutionNotFound
 from ..models import execution_model
-from ..rules import is_uuid
+from ..rules import DEFAULT_PAGE, MAX_PAGE, is_uuid
 from .base import SANDBOX_HEADERS, ScriptingHandler
 
 
@@ -22,7 +22,7 @@ class LogHandler(ScriptingHandler):
     @authorized("read", LOGS)
     async def get(self, script_id: str) -> None:
         script_id = self.script_id(script_id)
-        limit = self.int_argument("limit", 100, low=1, high=1000)
+        limit = self.int_argument("limit", DEFAULT_PAGE, low=1, high=MAX_PAGE)
         offset = self.int_argument("offset", 0, low=0, high=2**31 - 1)
         raw = self.get_query_argument("version", None)
         version: int | Literal["all"] | None

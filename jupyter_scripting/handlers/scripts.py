@@ -9,6 +9,7 @@ from tornado import web
 
 from ..auth import SCRIPTS
 from ..models import script_list_item, script_model
+from ..rules import DEFAULT_PAGE, MAX_PAGE
 from ..service import parse_json, parse_script_body
 from .base import ScriptingHandler
 
@@ -28,7 +29,7 @@ class ScriptsHandler(ScriptingHandler):
     @web.authenticated
     @authorized("read", SCRIPTS)
     async def get(self) -> None:
-        limit = self.int_argument("limit", 100, low=1, high=1000)
+        limit = self.int_argument("limit", DEFAULT_PAGE, low=1, high=MAX_PAGE)
         offset = self.int_argument("offset", 0, low=0, high=2**31 - 1)
         scripts, more = await self.service.list_scripts(self.tenant, limit, offset)
         items = [script_list_item(script, last) for script, last in scripts]
