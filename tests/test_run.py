@@ -183,6 +183,26 @@ async def test_invalid_status_from_script_is_502(api, publish):
 
 
 @pytest.mark.run_path
+@pytest.mark.run_path
+async def test_a_deadline_during_the_kernels_start_leaves_no_kernel(api, publish, jp_serverapp):
+    """A deadline that passes while the kernel is still starting (the smallest positive
+    timeout: found by schemathesis) is a 504, and the half-started kernel is not left
+    behind: its start is finished, then it is killed."""
+    app = scripting_app(jp_serverapp)
+    script_id = await publish("hello")
+    body = json.dumps({"timeout": 5e-324})
+    await api("scripting", "script", script_id, method="PATCH", body=body)
+    for _ in range(3):
+        answer = await api("scripting", "script", script_id, "run", method="POST")
+        assert answer.code == 504
+        assert body_json(answer)["reason"] == "timeout"
+    for _ in range(100):  # the pool's own kernels aside, nothing is left running
+        if app.kernels.in_use_count == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert app.kernels.in_use_count == 0
+
+
 async def test_timeout_is_504_and_kills_the_kernel_and_its_children(api, publish):
     script_id = await publish("sleeps")
     patched = await api(

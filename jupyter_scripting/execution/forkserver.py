@@ -93,6 +93,7 @@ class ForkServer:
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[int]] = {}
+        self._reaping: set[asyncio.Future[int]] = set()
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -253,8 +254,13 @@ class ForkServer:
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
+            # Reaped even if the caller is cancelled meanwhile (a run's deadline during a
+            # restart): else the killed zygote would stay a zombie with an open transport.
+            reaped = asyncio.ensure_future(proc.wait())
+            self._reaping.add(reaped)
+            reaped.add_done_callback(self._reaping.discard)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), 5)
+                await asyncio.wait_for(asyncio.shield(reaped), 5)
 
     async def stop(self) -> None:
         """Stop the zygote (kernels forked from it are not touched)."""

@@ -9,12 +9,14 @@ never show up in ``/api/kernels`` and the idle culler never sees them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import os
 import queue
 import shutil
 import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,7 +156,7 @@ class KernelProvider(LoggingConfigurable):
                 env["HOME"] = cwd = handle.sandbox["home"]  # on the sandbox's own tmpfs
             else:
                 handle.workdir = cwd = tempfile.mkdtemp(prefix="jupyter-scripting-")
-            await km.start_kernel(env=env, cwd=cwd, **options)
+            await _uninterrupted(km.start_kernel(env=env, cwd=cwd, **options))
             kc = km.client(context=self._context)
             # nbclient needs shell and IOPub only (no input is allowed; liveness is the
             # process's): no stdin socket, and no heartbeat thread per run.
@@ -296,6 +298,20 @@ class Lease:
         # Read before the kernel's cgroups go with it.
         self.limit = self.kernels.limit_reached(handle, getattr(exc, "ename", None))
         await self.kernels.release(handle)
+
+
+async def _uninterrupted(launch: Awaitable[Any]) -> None:
+    """Await a kernel's launch to its end even if the caller is cancelled meanwhile (a
+    run's deadline, a caller gone), then pass the cancellation on. A launch cut short
+    would leave a process starting that nobody knows (a fork whose answer nobody reads)
+    while its directories are removed under it; finished, the caller's release kills it."""
+    task = asyncio.ensure_future(launch)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
 
 
 def _runtime_base() -> str | None:
