@@ -84,6 +84,7 @@ class KernelProvider(LoggingConfigurable):
         self._live: set[KernelHandle] = set()
         self._closed = False
         self._cleanups: set[asyncio.Task[None]] = set()
+        self._launches: set[asyncio.Future[Any]] = set()
         self._env_cache: tuple[object, dict[str, str]] | None = None
         self._specs: dict[str, tuple[float, KernelSpec]] = {}
         # One ZeroMQ context for every run's client (a context per kernel would start an
@@ -156,7 +157,7 @@ class KernelProvider(LoggingConfigurable):
                 env["HOME"] = cwd = handle.sandbox["home"]  # on the sandbox's own tmpfs
             else:
                 handle.workdir = cwd = tempfile.mkdtemp(prefix="jupyter-scripting-")
-            await _uninterrupted(km.start_kernel(env=env, cwd=cwd, **options))
+            await self._uninterrupted(km.start_kernel(env=env, cwd=cwd, **options))
             kc = km.client(context=self._context)
             # nbclient needs shell and IOPub only (no input is allowed; liveness is the
             # process's): no stdin socket, and no heartbeat thread per run.
@@ -178,6 +179,22 @@ class KernelProvider(LoggingConfigurable):
             self.log.exception("Could not start a %r kernel", kernel_name)
             raise RunNotStarted(f"A {kernel_name!r} kernel could not be started: {e}") from e
         return handle
+
+    async def _uninterrupted(self, launch: Awaitable[Any]) -> None:
+        """Await a kernel's launch to its end even if the caller is cancelled meanwhile (a
+        run's deadline, a caller gone), then pass the cancellation on. A launch cut short
+        would leave a process starting that nobody knows (a fork whose answer nobody reads)
+        while its directories are removed under it; finished, the caller's release kills
+        it. Shutdown waits for the launches still going before it stops the zygotes."""
+        task = asyncio.ensure_future(launch)
+        self._launches.add(task)
+        task.add_done_callback(self._launches.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await task
+            raise
 
     def _launch_options(self, km: AsyncKernelManager, handle: KernelHandle) -> dict[str, Any]:
         """Choose the fork-server provisioner for kernels it forks or sandboxes (their
@@ -260,6 +277,10 @@ class KernelProvider(LoggingConfigurable):
         """Kill every kernel still alive, and start no more (server shutdown)."""
         self._closed = True
         await asyncio.gather(*(self.release(h) for h in list(self._live)), *self._cleanups)
+        # Launches still going finish (then their starters kill them) before the zygotes
+        # stop: else a fork in flight would start a zygote again after this.
+        await asyncio.gather(*self._launches, return_exceptions=True)
+        await asyncio.gather(*(self.release(h) for h in list(self._live)), *self._cleanups)
         await ForkServer.stop_all()
         self._context.destroy(linger=0)
 
@@ -298,20 +319,6 @@ class Lease:
         # Read before the kernel's cgroups go with it.
         self.limit = self.kernels.limit_reached(handle, getattr(exc, "ename", None))
         await self.kernels.release(handle)
-
-
-async def _uninterrupted(launch: Awaitable[Any]) -> None:
-    """Await a kernel's launch to its end even if the caller is cancelled meanwhile (a
-    run's deadline, a caller gone), then pass the cancellation on. A launch cut short
-    would leave a process starting that nobody knows (a fork whose answer nobody reads)
-    while its directories are removed under it; finished, the caller's release kills it."""
-    task = asyncio.ensure_future(launch)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await task
-        raise
 
 
 def _runtime_base() -> str | None:
