@@ -225,7 +225,9 @@ async def test_printing_past_the_cap_stops_the_run_at_once(api, publish, jp_serv
     assert len(notebook.body) < CAP + 64 * KB
     cells = body_json(notebook)["cells"]
     namespace, kernel_pid = "".join(cells[0]["outputs"][0]["text"]).split()
-    assert processes_gone(namespace, [int(kernel_pid)], timeout=0.5)
+    # Killed before the answer; its namespace may take a moment to be torn down on a
+    # loaded machine.
+    assert processes_gone(namespace, [int(kernel_pid)], timeout=2.0)
     texts = ["".join(o["text"]) for o in cells[1]["outputs"]]
     assert "max_output_size" in texts[-1] and "Output stopped here" in texts[-1]
     assert CAP - 64 * KB < sum(len(t) for t in texts[:-1]) <= CAP
