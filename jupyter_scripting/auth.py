@@ -78,7 +78,11 @@ def bearer_key(handler: web.RequestHandler) -> str | None:
 
 
 def _scripting_user(handler: web.RequestHandler) -> ScriptingUser | None:
-    user = getattr(handler, "_jupyter_current_user", None)  # what get_user() answered
+    """The caller ``get_user`` found, once jupyter_server has set it (else None)."""
+    try:
+        user = handler.current_user
+    except RuntimeError:  # jupyter_server's: asked before the user was resolved
+        return None
     return user if isinstance(user, ScriptingUser) else None
 
 

@@ -147,6 +147,13 @@ class ServerProcess:
         assert self.process is not None
         return self.process.pid
 
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit within 30 s."""
         if self.process is not None:

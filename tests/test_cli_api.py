@@ -47,12 +47,8 @@ from .server_process import TOKEN, ServerProcess, free_port
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("cli-api-server"))
-    process.start()
-    try:
+    with ServerProcess(tmp_path_factory.mktemp("cli-api-server")) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture

@@ -55,12 +55,8 @@ class Result:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("cli-server"))
-    process.start()
-    try:
+    with ServerProcess(tmp_path_factory.mktemp("cli-server")) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
