@@ -114,10 +114,35 @@ class ScriptingApp(ExtensionApp):
     )
     node_name = Unicode(
         config=True,
-        help="""This server's name in the store. After a crash, runs marked as executing on
-        this node are recorded as interrupted when it starts again: give every server
-        sharing a database its own stable name. Default: the host name.""",
+        help="""This node's name in the store's node registry, unique among the servers and
+        workers sharing a database. Its runs are recorded under it; when it starts again
+        under the same name, the runs a crash left "running" are recorded as interrupted
+        at once (else the reaper does it after node_timeout). Default: host name and port
+        (a worker: host name and process id).""",
     )
+    heartbeat_interval = Float(
+        5.0,
+        config=True,
+        help="""Seconds between two heartbeats of this node in the store (each also a pass
+        of the reaper, which closes the runs of nodes that stopped answering).""",
+    )
+    node_timeout = Float(
+        20.0,
+        config=True,
+        help="""Seconds without a heartbeat after which a node is taken for dead: its running
+        runs are recorded as failed (500, reason "node-lost") and their seats given back.
+        They are not run again (notebooks need not be idempotent). Keep it several
+        heartbeat_intervals long.""",
+    )
+    max_node_background_runs = Integer(
+        None,
+        allow_none=True,
+        config=True,
+        help="""Background runs this node executes at once, within max_background_runs
+        (None: as many as the cluster's seats allow; 0: none, an API-only node that leaves
+        its background runs to other nodes and workers).""",
+    )
+
     kernel_pool_size = Integer(
         config=True,
         help="""Fresh kernels kept started and ready per kernelspec, so that a run does not
@@ -247,7 +272,20 @@ class ScriptingApp(ExtensionApp):
 
     @default("node_name")
     def _default_node_name(self) -> str:
-        return socket.gethostname()
+        if self._server is None:  # a worker (jupyter scripting worker)
+            return f"{socket.gethostname()}:worker:{os.getpid()}"
+        return f"{socket.gethostname()}:{self._server.port}"
+
+    @property
+    def _server(self) -> Any:
+        """The Jupyter server this node serves HTTP with (None: a worker)."""
+        return None if getattr(self, "node_kind", "server") == "worker" else self.serverapp
+
+    @validate("max_node_background_runs")
+    def _none_or_not_negative(self, proposal: dict[str, Any]) -> Any:
+        if proposal["value"] is not None and proposal["value"] < 0:
+            raise ValueError("max_node_background_runs must be None, 0 or more")
+        return proposal["value"]
 
     @default("database_url")
     def _default_database_url(self) -> str:
@@ -261,6 +299,8 @@ class ScriptingApp(ExtensionApp):
         "queue_poll_interval",
         "log_retention_interval",
         "kernel_startup_timeout",
+        "heartbeat_interval",
+        "node_timeout",
     )
     def _positive(self, proposal: dict[str, Any]) -> Any:
         if proposal["value"] <= 0:
@@ -281,16 +321,31 @@ class ScriptingApp(ExtensionApp):
             raise SystemExit(1) from None
 
     def _initialize(self) -> None:
+        self.build_service("server")
+        assert self.serverapp is not None  # an extension app is always loaded by a server
+        self.settings.update(
+            scripting_service=self.service,
+            scripting_secrets=self.server_secrets,
+            scripting_identity_provider=ScriptingIdentityProvider(
+                self.serverapp.identity_provider, self.service
+            ),
+            scripting_authorizer=ScriptingAuthorizer(self.serverapp.authorizer),
+        )
+
+    def build_service(self, kind: str) -> ScriptingService:
+        """The store, the sandbox, the kernels, the runner and the service of this node
+        (a ``server`` here, or a ``worker``: :mod:`jupyter_scripting.worker`)."""
+        self.node_kind = kind
         self.store = Store(self.database_url)
-        identity = self.serverapp.identity_provider if self.serverapp else None
+        identity = self._server.identity_provider if self._server else None
         secrets = [str(getattr(identity, "token", "") or "")]
         secrets += [os.environ.get(v, "") for v in ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN")]
-        secrets = [s for s in secrets if s]
-        kernel_spec_manager = getattr(self.serverapp, "kernel_spec_manager", None)
+        self.server_secrets = [s for s in secrets if s]
+        kernel_spec_manager = getattr(self._server, "kernel_spec_manager", None)
         self.sandbox_policy = self._start_sandbox()
         kernels = KernelPool(
             parent=self,
-            secrets=secrets,
+            secrets=self.server_secrets,
             pool_size=self.kernel_pool_size,
             fork_kernelspecs=self.fork_kernelspecs,
             startup_timeout=self.kernel_startup_timeout,
@@ -306,18 +361,22 @@ class ScriptingApp(ExtensionApp):
             Runner(parent=self, kernels=kernels, max_output_size=self.max_output_size),
             self._settings_of(Limits),
             node=self.node_name,
+            kind=kind,
             log=self.log,
         )
-        assert self.serverapp is not None  # an extension app is always loaded by a server
-        self.settings.update(
-            scripting_service=self.service,
-            scripting_secrets=secrets,
-            scripting_identity_provider=ScriptingIdentityProvider(
-                self.serverapp.identity_provider, self.service
-            ),
-            scripting_authorizer=ScriptingAuthorizer(self.serverapp.authorizer),
+        self.log.info(
+            "jupyter_scripting %s: %s node %r, store %s",
+            __version__,
+            kind,
+            self.node_name,
+            self._safe_url(),
         )
-        self.log.info("jupyter_scripting %s: store %s", __version__, self._safe_url())
+        if self.store.sqlite_directory is not None or self.database_url.startswith("sqlite"):
+            self.log.info(
+                "The SQLite store serves one node: share a PostgreSQL store "
+                "(ScriptingApp.database_url) to run several"
+            )
+        return self.service
 
     def _start_sandbox(self) -> Sandbox:
         """Find out whether runs can be sandboxed here (raises if they must and cannot)."""
@@ -325,7 +384,7 @@ class ScriptingApp(ExtensionApp):
             mode=self.sandbox,
             limits=self._settings_of(SandboxLimits),
             read_paths=list(self.sandbox_read_paths),
-            hidden_paths=jupyter_paths_to_hide(self.serverapp, self.store.sqlite_directory),
+            hidden_paths=jupyter_paths_to_hide(self._server, self.store.sqlite_directory),
             network=self.sandbox_network,
             exempt_kernelspecs=list(self.sandbox_exempt_kernelspecs),
             log=self.log,

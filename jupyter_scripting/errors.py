@@ -122,6 +122,15 @@ class RunInterrupted(ScriptingError):
     reason = "interrupted"
 
 
+class NodeLost(ScriptingError):
+    """The node running the script stopped answering (its heartbeat is older than
+    ``ScriptingApp.node_timeout``); another node recorded the run as failed. Runs are
+    never executed again on their own: a notebook need not be idempotent."""
+
+    status = 500
+    reason = "node-lost"
+
+
 class ClientDisconnected(ScriptingError):
     """The caller of a synchronous run went away before its answer (nginx's 499)."""
 

@@ -9,6 +9,7 @@ with a runner of the test's own, in milliseconds, beside the real-kernel tests.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from .execution.runner import RunRequest
     from .execution.sandbox_policy import Sandbox
     from .rules import Role
+    from .store.nodes import Heartbeat, NodeRecord, Reaped
     from .store.records import (
         ApiKeyRecord,
         ClaimedRun,
@@ -87,8 +89,9 @@ class StoreProtocol(Protocol):
         state: State = "running",
         request: bytes | None = None,
         node: str | None = None,
+        seat: tuple[str, int] | None = None,
     ) -> ExecutionRecord: ...
-    async def finish_execution(self, execution_id: str, result: ExecutionResult) -> None: ...
+    async def finish_execution(self, execution_id: str, result: ExecutionResult) -> bool: ...
     async def mark_interrupted(self, node: str, content: Callable[[str], bytes]) -> int: ...
     async def last_executions(
         self, tenant: str, script_ids: list[str]
@@ -112,6 +115,20 @@ class StoreProtocol(Protocol):
     # the background queue
     async def claim_background_run(self, node: str, max_running: int) -> ClaimedRun | None: ...
     async def count_background(self) -> tuple[int, int]: ...
+
+    # the node registry
+    async def register_node(self, name: str, instance: str, kind: str) -> NodeRecord | None: ...
+    async def heartbeat(self, name: str, instance: str, kind: str) -> Heartbeat: ...
+    async def leave_node(self, name: str, instance: str) -> None: ...
+    async def reap(
+        self,
+        *,
+        node_timeout: float,
+        deadlines: dict[str, float],
+        lost: Callable[[str], bytes],
+        overdue: Callable[[str], bytes],
+    ) -> Reaped: ...
+    def listen_queue(self, wake: Callable[[], None], stop: threading.Event) -> bool: ...
 
     # API keys
     async def create_api_key(

@@ -16,7 +16,6 @@ import json
 import logging
 import uuid
 import warnings
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,6 +24,7 @@ from nbformat.validator import NotebookValidationError, normalize
 from nbformat.warnings import MissingIDFieldWarning
 
 from . import metrics, rules
+from .cluster import Membership
 from .errors import (
     BadRequest,
     ClientDisconnected,
@@ -44,6 +44,7 @@ from .store.records import (
     ExecutionResult,
     ScriptRecord,
 )
+from .store.seats import SeatsTaken, sync_scope
 from .store.service import UNSET
 
 
@@ -87,6 +88,9 @@ class Limits:
     background_timeout: float
     shutdown_grace: float
     queue_poll_interval: float
+    max_node_background_runs: int | None
+    heartbeat_interval: float
+    node_timeout: float
 
 
 @dataclass
@@ -176,6 +180,7 @@ class ScriptingService:
         limits: Limits,
         *,
         node: str,
+        kind: str = "server",
         log: logging.Logger | None = None,
     ) -> None:
         self.log = log or logging.getLogger(__name__)
@@ -184,7 +189,8 @@ class ScriptingService:
         self.limits = limits
         #: The name this server writes on the runs it executes (see ``mark_interrupted``).
         self.node = node
-        self._sync_runs: Counter[str] = Counter()
+        #: Synchronous runs this node is executing (the limit itself is the store's seats).
+        self._sync_runs = 0
         self._ready: asyncio.Task[None] | None = None
         #: Set once the store has been opened (migrated, the books closed on a crash).
         self.opened = asyncio.Event()
@@ -194,11 +200,27 @@ class ScriptingService:
         self.background = BackgroundDispatcher(
             self._claim,
             self._run_claimed,
-            max_running=lambda: self.limits.max_background_runs,
+            max_running=self._node_background_capacity,
             poll_interval=limits.queue_poll_interval,
             log=self.log,
             observe=self._count_background,
         )
+        self.membership = Membership(
+            store,
+            node=node,
+            kind=kind,
+            heartbeat_interval=limits.heartbeat_interval,
+            node_timeout=limits.node_timeout,
+            deadlines={"sync": limits.sync_timeout, "background": limits.background_timeout},
+            wake_queue=self.background.wake,
+            log=self.log,
+        )
+
+    def _node_background_capacity(self) -> int:
+        """Background runs this node executes at once (the cluster's seats bound them too)."""
+        mine = self.limits.max_node_background_runs
+        cluster = self.limits.max_background_runs
+        return cluster if mine is None else min(mine, cluster)
 
     async def ensure_ready(self) -> None:
         """Open the store once (every caller waits for the same opening): migrate it, then
@@ -220,14 +242,16 @@ class ScriptingService:
 
     @property
     def sync_runs_in_flight(self) -> int:
-        """Synchronous runs executing now, all tenants together."""
-        return sum(self._sync_runs.values())
+        """Synchronous runs this node executes now, all tenants together."""
+        return self._sync_runs
 
     async def _open(self) -> None:
         await self.store.start()
         interrupted = await self.store.mark_interrupted(self.node, self._interrupted_document)
         if interrupted:
             self.log.warning("Marked %d runs interrupted by the last shutdown", interrupted)
+        if not self._stopping:
+            await self.membership.start()
         if not self.opened.is_set():
             self.opened.set()
             self.log.info("The script store is open")
@@ -262,6 +286,7 @@ class ScriptingService:
         except TimeoutError:
             self.log.warning("%d runs were not answered in time", self.answering.count)
         await self.background.wait_running(10)
+        await self.membership.stop()
         await self.store.close()
 
     # -- scripts --------------------------------------------------------------
@@ -332,14 +357,8 @@ class ScriptingService:
         await self.ensure_ready()
         script, version, notebook = await self.store.get_notebook(tenant, script_id)
         limit = self.limits.max_sync_runs_per_tenant
-        if self._sync_runs[tenant] >= limit:
-            raise TenantBusy(
-                f"This tenant already has {limit} synchronous run{'s' if limit != 1 else ''} "
-                "in progress; try again shortly."
-            )
-        self._sync_runs[tenant] += 1
+        execution_id = str(uuid.uuid4())
         try:
-            execution_id = str(uuid.uuid4())
             await self.store.create_execution(
                 execution_id=execution_id,
                 tenant=tenant,
@@ -348,27 +367,31 @@ class ScriptingService:
                 mode="sync",
                 method=request.method,
                 node=self.node,
+                seat=(sync_scope(tenant), limit),
             )
-            metrics.SYNC_IN_FLIGHT.inc()
-            try:
-                outcome = await self.runner.run(
-                    notebook,
-                    request,
-                    execution_id=execution_id,
-                    timeout=self.effective_timeout(script.timeout, self.limits.sync_timeout),
-                )
-            except asyncio.CancelledError:
-                # The caller went away: the runner has stopped the kernel; close the log.
-                metrics.record_run("sync", ClientDisconnected.reason, 0.0)
-                await asyncio.shield(self._record_disconnect(execution_id))
-                raise
-            finally:
-                metrics.SYNC_IN_FLIGHT.dec()
-            return SyncRun(execution_id, await self._record(execution_id, outcome, "sync"))
+        except SeatsTaken:
+            raise TenantBusy(
+                f"This tenant already has {limit} synchronous run{'s' if limit != 1 else ''} "
+                "in progress; try again shortly."
+            ) from None
+        self._sync_runs += 1
+        metrics.SYNC_IN_FLIGHT.inc()
+        try:
+            outcome = await self.runner.run(
+                notebook,
+                request,
+                execution_id=execution_id,
+                timeout=self.effective_timeout(script.timeout, self.limits.sync_timeout),
+            )
+        except asyncio.CancelledError:
+            # The caller went away: the runner has stopped the kernel; close the log.
+            metrics.record_run("sync", ClientDisconnected.reason, 0.0)
+            await asyncio.shield(self._record_disconnect(execution_id))
+            raise
         finally:
-            self._sync_runs[tenant] -= 1
-            if not self._sync_runs[tenant]:
-                del self._sync_runs[tenant]
+            self._sync_runs -= 1
+            metrics.SYNC_IN_FLIGHT.dec()
+        return SyncRun(execution_id, await self._record(execution_id, outcome, "sync"))
 
     async def run_background(self, tenant: str, script_id: str, request: RunRequest) -> str:
         """Queue a run of the latest version; once this returns it is durably recorded."""
@@ -459,7 +482,7 @@ class ScriptingService:
                 outcome.answer.body,
                 "finished",
             )
-        await self.store.finish_execution(
+        stored = await self.store.finish_execution(
             execution_id,
             ExecutionResult(
                 state=state,
@@ -473,6 +496,13 @@ class ScriptingService:
                 duration_ms=outcome.duration_ms,
             ),
         )
+        if not stored:
+            self.log.warning(
+                "Run %s ended (%s) after another node had recorded it as node-lost; the "
+                "log keeps node-lost",
+                execution_id,
+                outcome.status,
+            )
         return outcome
 
     # -- API keys ---------------------------------------------------------------

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +148,33 @@ def postgres_url() -> tuple[str | None, str]:
             f"({first}): the PostgreSQL store tests are skipped"
         )
     return DEFAULT_POSTGRES_URL, f"found ({POSTGRES_URL_ENV} is not set)"
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[tuple[str, str]]:
+    """(URL, schema): a fresh schema on the tests' PostgreSQL server, dropped afterwards
+    (the test is skipped, saying why, when there is no such server)."""
+    import pytest
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    url, why = postgres_url()
+    if url is None:
+        pytest.skip(why)
+    schema = f"scripting_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, poolclass=NullPool)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except SQLAlchemyError as exc:
+        admin.dispose()
+        shown = make_url(url).render_as_string(hide_password=True)
+        pytest.fail(f"PostgreSQL at {shown} ({why}) failed: {exc}")
+    try:
+        yield url, schema
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

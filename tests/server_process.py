@@ -50,6 +50,10 @@ class ServerProcess:
     def start(self, timeout: float = 60, expect: int = 200) -> None:
         """Start the server; return once ``GET /scripting/script`` answers ``expect``."""
         self.launch()
+        self.wait_ready(timeout, expect)
+
+    def wait_ready(self, timeout: float = 60, expect: int = 200) -> None:
+        """Return once the launched server's ``GET /scripting/script`` answers ``expect``."""
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -100,6 +100,9 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[ScriptingService, Gated
         background_timeout=30.0,
         shutdown_grace=0.3,
         queue_poll_interval=0.1,
+        max_node_background_runs=None,
+        heartbeat_interval=0.2,
+        node_timeout=5.0,
     )
     runner = GatedRunner()
     store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")

@@ -36,6 +36,9 @@ VALUES: dict[str, Any] = {
     "shutdown_grace": 4.0,
     "queue_poll_interval": 0.75,
     "node_name": "settings-node",
+    "heartbeat_interval": 1.5,
+    "node_timeout": 9.0,
+    "max_node_background_runs": 2,
     "max_header_size": 6000,
     "max_body_size": 2000,
     "max_output_size": 3000,
@@ -100,10 +103,22 @@ async def test_each_setting_reaches_what_uses_it(
         "background_timeout",
         "shutdown_grace",
         "queue_poll_interval",
+        "max_node_background_runs",
+        "heartbeat_interval",
+        "node_timeout",
     ):
         assert getattr(limits, name) == VALUES[name], name
     assert app.service.background.poll_interval == VALUES["queue_poll_interval"]
+    assert app.service.background.max_running() == VALUES["max_node_background_runs"]
     assert app.service.node == VALUES["node_name"]
+    membership = app.service.membership
+    assert membership.node == VALUES["node_name"]
+    assert membership.heartbeat_interval == VALUES["heartbeat_interval"]
+    assert membership.node_timeout == VALUES["node_timeout"]
+    assert membership.deadlines == {
+        "sync": VALUES["sync_timeout"],
+        "background": VALUES["background_timeout"],
+    }
     assert app.service.runner.max_output_size == VALUES["max_output_size"]
 
     kernels = app.kernels

@@ -32,6 +32,12 @@ def run_command(argv: list[str]) -> int:
     from .parser import build_parser, command_word, uses_server
 
     word, index = command_word(argv)
+    if word == "worker":
+        # Its options are the server's traitlets (--ScriptingApp.name=value), not argparse's.
+        from ..worker import main as worker
+
+        worker(argv[index + 1 :])
+        return 0
     if word == "key" and index > 0 and not uses_server(argv):
         raise UsageError(
             "Write the options after the key command (e.g. jupyter scripting key list "

@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast, get_args
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import ColumnElement, create_engine, event, select, text, update
 from sqlalchemy.engine import URL, CursorResult, Engine, make_url
 from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +35,7 @@ from .records import (
     ScriptRecord,
     State,
 )
+from .seats import BACKGROUND, free_seats, notify_queue
 
 UNSET = object()
 
@@ -50,6 +51,8 @@ _MODES: tuple[str, ...] = get_args(Mode)
 _STATES: tuple[str, ...] = get_args(State)
 #: Only these executions are ever pruned.
 _DONE_STATES = ("finished", "failed")
+#: Executions not ended yet (the only ones whose end is ever recorded).
+_OPEN_STATES = ("queued", "running")
 #: The length of the short text columns (String(255) in models.py).
 _TEXT_LENGTH = 255
 _SHORT_LENGTH = 16
@@ -303,6 +306,40 @@ class Database:
         if script is None:
             raise ScriptNotFound(script_id)
         return script
+
+    def _fail_running(
+        self,
+        session: Session,
+        which: ColumnElement[bool],
+        *,
+        status: int,
+        reason: str,
+        content: Callable[[str], bytes],
+    ) -> list[str]:
+        """Record the running executions ``which`` selects as failed now, give back their
+        seats (telling the queue if a background one is free); their ids."""
+        ids = list(
+            session.scalars(select(Execution.id).where(Execution.state == "running", which)).all()
+        )
+        now = self._now()
+        for execution_id in ids:
+            session.execute(
+                update(Execution)
+                .where(Execution.id == execution_id, Execution.state == "running")
+                .values(
+                    state="failed",
+                    status_code=status,
+                    reason=reason,
+                    content_type="application/json",
+                    content=content(execution_id),
+                    finished_at=now,
+                    request=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        if BACKGROUND in free_seats(session, ids):
+            notify_queue(session)
+        return ids
 
     def _migrate(self) -> None:
         if self._sqlite_dir is not None:

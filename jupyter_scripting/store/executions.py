@@ -20,6 +20,7 @@ from .database import (
     _DONE_STATES,
     _EXECUTION_COLUMNS,
     _MODES,
+    _OPEN_STATES,
     _SHORT_LENGTH,
     _STATES,
     _TEXT_LENGTH,
@@ -30,13 +31,14 @@ from .database import (
     _rowcount,
     _truncate,
 )
-from .models import Execution, ScriptVersion
+from .models import Execution, ScriptVersion, Seat
 from .records import (
     ExecutionRecord,
     ExecutionResult,
     Mode,
     State,
 )
+from .seats import BACKGROUND, SeatsTaken, free_seats, notify_queue, take_seat
 
 
 class ExecutionLog(Database):
@@ -54,10 +56,13 @@ class ExecutionLog(Database):
         state: State = "running",
         request: bytes | None = None,
         node: str | None = None,
+        seat: tuple[str, int] | None = None,
     ) -> ExecutionRecord:
         """Log a new run of ``version`` of the script, created (and started if
         ``state`` is ``running``) now. ``request`` is kept for a queued run until it
-        ends; ``node`` names the server running it.
+        ends; ``node`` names the server running it. ``seat=(scope, slots)`` takes a seat
+        of that limit in the same transaction (:mod:`.seats`), or raises ``SeatsTaken``
+        and logs nothing.
 
         ``ScriptNotFound``/``VersionNotFound`` when there is no such script or version
         for the tenant; ``ValueError`` for an ``execution_id`` that is not a canonical
@@ -95,21 +100,32 @@ class ExecutionLog(Database):
             )
             session.add(execution)
             session.flush()
+            if seat is not None:
+                scope, slots = seat
+                taken = take_seat(
+                    session, scope, slots, execution_id=execution_id, node=node or "", now=now
+                )
+                if taken is None:
+                    raise SeatsTaken(scope, slots)  # the transaction is rolled back
+            if state == "queued":
+                notify_queue(session)
             return _execution_record(execution)
 
         return await self._transact("log the execution", work)
 
-    async def finish_execution(self, execution_id: str, result: ExecutionResult) -> None:
-        """Store the outcome of a run (``ExecutionNotFound`` if it is not logged)."""
+    async def finish_execution(self, execution_id: str, result: ExecutionResult) -> bool:
+        """Store the outcome of a run and give back its seats (``ExecutionNotFound`` if it
+        is not logged). False, storing nothing, when the run was closed already: the
+        reaper recorded it ``node-lost`` while this node was taken for dead."""
         if not rules.is_uuid(execution_id):
             raise ExecutionNotFound(execution_id)
         if result.state not in _STATES:
             raise ValueError(f"Unknown execution state {result.state!r}.")
 
-        def work(session: Session) -> None:
+        def work(session: Session) -> bool:
             updated = session.execute(
                 update(Execution)
-                .where(Execution.id == execution_id)
+                .where(Execution.id == execution_id, Execution.state.in_(_OPEN_STATES))
                 .values(
                     state=result.state,
                     status_code=result.status_code,
@@ -125,38 +141,31 @@ class ExecutionLog(Database):
                 .execution_options(synchronize_session=False)
             )
             if _rowcount(updated) == 0:
-                raise ExecutionNotFound(execution_id)
+                known = session.scalar(select(Execution.seq).where(Execution.id == execution_id))
+                if known is None:
+                    raise ExecutionNotFound(execution_id)
+                return False
+            if BACKGROUND in free_seats(session, [execution_id]):
+                notify_queue(session)
+            return True
 
-        await self._transact("store the result of the execution", work)
+        return await self._transact("store the result of the execution", work)
 
     async def mark_interrupted(self, node: str, content: Callable[[str], bytes]) -> int:
-        """Mark the runs ``node`` was executing as failed (500, reason ``interrupted``):
-        after a crash nothing else will ever finish them. ``content(execution_id)`` is
-        the error document each gets. Returns how many were marked."""
+        """Mark the runs ``node`` was executing as failed (500, reason ``interrupted``)
+        and give back every seat it held: after a crash nothing else will ever finish
+        them. ``content(execution_id)`` is the error document each gets. Returns how
+        many were marked."""
 
         def work(session: Session) -> int:
-            ids = session.scalars(
-                select(Execution.id).where(
-                    Execution.state == "running",
-                    or_(Execution.node == node, Execution.node.is_(None)),
-                )
-            ).all()
-            now = self._now()
-            for execution_id in ids:
-                session.execute(
-                    update(Execution)
-                    .where(Execution.id == execution_id, Execution.state == "running")
-                    .values(
-                        state="failed",
-                        status_code=500,
-                        reason="interrupted",
-                        content_type="application/json",
-                        content=content(execution_id),
-                        finished_at=now,
-                        request=None,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
+            ids = self._fail_running(
+                session,
+                or_(Execution.node == node, Execution.node.is_(None)),
+                status=500,
+                reason="interrupted",
+                content=content,
+            )
+            session.execute(delete(Seat).where(Seat.node == node))
             return len(ids)
 
         return await self._transact("mark interrupted runs", work)

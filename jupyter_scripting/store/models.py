@@ -140,3 +140,33 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Node(Base):
+    """A server (or worker) sharing the store: its name and its last sign of life."""
+
+    __tablename__ = "nodes"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: Which start of that node wrote the row (a node started again takes its name over).
+    instance: Mapped[str] = mapped_column(String(36))
+    #: "server" (serves HTTP and runs scripts) or "worker" (runs background runs only).
+    kind: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Seat(Base):
+    """One seat of a limit, held by one running execution: ``scope`` is ``background`` or
+    ``sync:<tenant>``, ``slot`` 0..limit-1. The primary key makes the limit exact: a seat
+    is taken by an INSERT that conflicts when another run holds it."""
+
+    __tablename__ = "seats"
+
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    execution_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("executions.id", ondelete="CASCADE"), unique=True
+    )
+    node: Mapped[str] = mapped_column(String(255), index=True)
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -15,6 +15,14 @@ from .database import (
 )
 from .models import Execution, Script, ScriptVersion
 from .records import ClaimedRun
+from .seats import BACKGROUND, SeatsTaken, count_held, take_seat
+
+#: Claims tried in a row when other nodes take the chosen run first.
+_ATTEMPTS = 5
+
+
+class _TakenElsewhere(Exception):
+    """Another node claimed the chosen run between the choice and the claim."""
 
 
 class BackgroundQueue(Database):
@@ -23,14 +31,17 @@ class BackgroundQueue(Database):
     async def claim_background_run(self, node: str, max_running: int) -> ClaimedRun | None:
         """Take the next queued background run for ``node``, or None.
 
-        None when nothing is queued or ``max_running`` background runs already run
-        (counted across every node sharing the database). The next run is the oldest
+        None when nothing is queued or all ``max_running`` seats of the background runs
+        are held (across every node sharing the database). The next run is the oldest
         queued one of the tenant :func:`~jupyter_scripting.execution.queue.next_in_line`
-        chooses (the queue's fairness). The claim is a conditional UPDATE: two nodes
-        never take the same run.
+        chooses (the queue's fairness). The claim is a conditional UPDATE (two nodes never
+        take the same run) and takes a background seat in the same transaction; a node
+        that loses the race for the run asks again.
         """
 
         def work(session: Session) -> ClaimedRun | None:
+            if count_held(session, BACKGROUND) >= max_running:
+                return None
             running = dict(
                 session.execute(
                     select(Execution.tenant, func.count())
@@ -38,8 +49,6 @@ class BackgroundQueue(Database):
                     .group_by(Execution.tenant)
                 ).all()
             )
-            if sum(running.values()) >= max_running:
-                return None
             oldest = dict(
                 session.execute(
                     select(Execution.tenant, func.min(Execution.seq))
@@ -72,10 +81,15 @@ class BackgroundQueue(Database):
                 .execution_options(synchronize_session=False)
             )
             if _rowcount(claimed) == 0:
-                return None  # another node took it first; the caller asks again
+                raise _TakenElsewhere  # another node took it first: ask again
             row = session.execute(
                 select(*_EXECUTION_COLUMNS, Execution.request).where(Execution.seq == seq)
             ).one()
+            if (
+                take_seat(session, BACKGROUND, max_running, execution_id=row.id, node=node, now=now)
+                is None
+            ):
+                raise SeatsTaken(BACKGROUND, max_running)  # the claim is rolled back
             script_timeout, notebook = session.execute(
                 select(Script.timeout, ScriptVersion.notebook)
                 .join(ScriptVersion, ScriptVersion.script_id == Script.id)
@@ -85,7 +99,14 @@ class BackgroundQueue(Database):
                 _execution_record(row), bytes(row.request or b""), notebook, script_timeout
             )
 
-        return await self._transact("take a run from the queue", work)
+        for _ in range(_ATTEMPTS):
+            try:
+                return await self._transact("take a run from the queue", work)
+            except _TakenElsewhere:
+                continue
+            except SeatsTaken:
+                return None
+        return None  # so many nodes racing: the next wake or poll asks again
 
     async def count_background(self) -> tuple[int, int]:
         """(queued, running) background runs across the service."""

@@ -20,12 +20,14 @@ from __future__ import annotations
 from .database import MIGRATIONS_PATH, UNSET, Database
 from .executions import ExecutionLog
 from .keys import KeyStore
+from .nodes import NodeRegistry
 from .queue import BackgroundQueue
 from .scripts import ScriptStore
 
 __all__ = ["MIGRATIONS_PATH", "UNSET", "Database", "Store"]
 
 
-class Store(ScriptStore, ExecutionLog, BackgroundQueue, KeyStore):
+class Store(ScriptStore, ExecutionLog, BackgroundQueue, NodeRegistry, KeyStore):
     """Scripts, their immutable versions, the executions of each version, the background
-    queue and the API keys: one façade over the store's parts (one module each)."""
+    queue, the nodes sharing the store and the API keys: one façade over the store's
+    parts (one module each)."""

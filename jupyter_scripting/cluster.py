@@ -1,0 +1,197 @@
+"""This node's membership of the cluster: its row in the node registry, its heartbeat,
+its turn at reaping the runs of dead nodes, and its ear on the queue's notifications.
+
+Every node (a server, or a worker started with ``jupyter scripting worker``) runs one.
+Nothing here keeps shared state in memory: the registry, the seats and the queue are
+rows of the store (:mod:`.store.nodes`, :mod:`.store.seats`), so any number of nodes can
+share one PostgreSQL database. An SQLite store has one node; the same code runs there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Protocol
+
+from .errors import NodeLost, RunTimedOut, ScriptingError
+from .store.nodes import Heartbeat, NodeRecord, Reaped
+
+#: Seconds between two reports of a heartbeat that cannot be written.
+_REPORT_EVERY = 60.0
+
+
+class RegistryProtocol(Protocol):
+    """What the membership needs of the store (``store.service.Store`` has it)."""
+
+    async def register_node(self, name: str, instance: str, kind: str) -> NodeRecord | None: ...
+    async def heartbeat(self, name: str, instance: str, kind: str) -> Heartbeat: ...
+    async def leave_node(self, name: str, instance: str) -> None: ...
+    async def reap(
+        self,
+        *,
+        node_timeout: float,
+        deadlines: dict[str, float],
+        lost: Callable[[str], bytes],
+        overdue: Callable[[str], bytes],
+    ) -> Reaped: ...
+    def listen_queue(self, wake: Callable[[], None], stop: threading.Event) -> bool: ...
+
+
+def _document(error: type[ScriptingError], message: str) -> Callable[[str], bytes]:
+    def content(execution_id: str) -> bytes:
+        document = error(message, execution_id=execution_id).document()
+        return json.dumps(document).encode("utf-8")
+
+    return content
+
+
+class Membership:
+    """Registers this node, keeps its heartbeat, reaps, and wakes the queue on NOTIFY."""
+
+    def __init__(
+        self,
+        store: RegistryProtocol,
+        *,
+        node: str,
+        kind: str,
+        heartbeat_interval: float,
+        node_timeout: float,
+        deadlines: dict[str, float],
+        wake_queue: Callable[[], None],
+        log: logging.Logger,
+    ) -> None:
+        self.store = store
+        self.node = node
+        self.kind = kind
+        #: This start of the node: a node started again under the same name takes over.
+        self.instance = str(uuid.uuid4())
+        self.heartbeat_interval = heartbeat_interval
+        self.node_timeout = node_timeout
+        self.deadlines = deadlines
+        self.wake_queue = wake_queue
+        self.log = log
+        self._beating: asyncio.Task[None] | None = None
+        self._listener: threading.Thread | None = None
+        self._stop_listening = threading.Event()
+        self._failing_since: float | None = None
+        self._last_report = 0.0
+        self._lost = _document(
+            NodeLost,
+            "The node running this script stopped answering; the run was ended without "
+            "its result (it is not run again on its own).",
+        )
+        self._overdue = _document(
+            RunTimedOut,
+            "The run went on past its deadline and its node did not end it; it was ended "
+            "without its result.",
+        )
+
+    async def start(self) -> None:
+        """Register (the store is open), then beat, reap and listen in the background."""
+        previous = await self.store.register_node(self.node, self.instance, self.kind)
+        if previous is not None:
+            silent = time.time() - previous.heartbeat_at.timestamp()
+            if silent < self.node_timeout:
+                self.log.warning(
+                    "Node name %r was in use %.0f s ago: if another server or worker still "
+                    "runs under it, give each its own ScriptingApp.node_name",
+                    self.node,
+                    silent,
+                )
+        self._beating = asyncio.ensure_future(self._beat())
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self.wake_queue)
+
+        def listen() -> None:
+            self.store.listen_queue(wake, self._stop_listening)
+
+        self._listener = threading.Thread(
+            target=listen, name="scripting-queue-listener", daemon=True
+        )
+        self._listener.start()
+
+    async def _beat(self) -> None:
+        while True:
+            try:
+                said = await self.store.heartbeat(self.node, self.instance, self.kind)
+                if said == "lost":
+                    self.log.error(
+                        "This node (%s) was taken for dead by another node (no heartbeat "
+                        "for %g s): its running runs were recorded as node-lost; it is "
+                        "registered again",
+                        self.node,
+                        self.node_timeout,
+                    )
+                elif said == "taken":
+                    self.log.error(
+                        "Another server or worker registered under this node's name %r: "
+                        "give each its own ScriptingApp.node_name",
+                        self.node,
+                    )
+                reaped = await self.store.reap(
+                    node_timeout=self.node_timeout,
+                    deadlines=self.deadlines,
+                    lost=self._lost,
+                    overdue=self._overdue,
+                )
+                self._report_reaped(reaped)
+            except Exception as e:
+                self._failed(e)
+            else:
+                if self._failing_since is not None:
+                    self.log.info("The node's heartbeat is written again")
+                    self._failing_since = None
+            await asyncio.sleep(self.heartbeat_interval)
+
+    def _report_reaped(self, reaped: Reaped) -> None:
+        if reaped.nodes:
+            self.log.warning(
+                "Nodes %s stopped answering (no heartbeat for %g s): %d of their runs "
+                "recorded as node-lost, their seats given back",
+                ", ".join(reaped.nodes),
+                self.node_timeout,
+                len(reaped.lost),
+            )
+        if reaped.overdue:
+            self.log.warning("Ended %d runs past their deadline", len(reaped.overdue))
+        if reaped.stray_seats:
+            self.log.warning("Gave back %d seats no run held", reaped.stray_seats)
+        if reaped.lost or reaped.overdue or reaped.stray_seats:
+            self.wake_queue()
+
+    def _failed(self, error: Exception) -> None:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = self._last_report = now
+            self.log.error("Could not write the node's heartbeat", exc_info=error)
+        elif now - self._last_report >= _REPORT_EVERY:
+            self._last_report = now
+            self.log.error(
+                "Still cannot write the node's heartbeat (for %d s): %s",
+                now - self._failing_since,
+                error,
+            )
+
+    async def stop(self) -> None:
+        """Stop beating and listening; leave the registry (nothing of this node runs)."""
+        self._stop_listening.set()
+        if self._beating is not None:
+            self._beating.cancel()
+            await asyncio.gather(self._beating, return_exceptions=True)
+            self._beating = None
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.join, 5)
+            self._listener = None
+        try:
+            await self.store.leave_node(self.node, self.instance)
+        except Exception:
+            self.log.exception("Could not remove this node from the registry")
