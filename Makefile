@@ -30,7 +30,7 @@ unexport PYTHONDONTWRITEBYTECODE
 BENCH_VENV ?= benchmarks/.venv
 BENCH_ARGS ?=
 
-.PHONY: install run test test-ui bench lint format clean system system-test
+.PHONY: install run test test-ui bench bench-cluster lint format clean system system-test
 
 ## What the machine must have (Python 3.11+ with venv, Node.js 18+ and npm; for the tests
 ## also Debian's chromium): installed with apt-get as root, else make stops with the command.
@@ -95,6 +95,11 @@ bench: install
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install --quiet jupyter_kernel_gateway papermill ipykernel
 	$(BIN)/python benchmarks/bench.py --reference-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)
+
+## Several nodes on one PostgreSQL store (needs one: POSTGRES_URL, default the local one):
+## sync and background runs per second for 1, 2 and 3 nodes beside one node on SQLite.
+bench-cluster: install
+	$(BIN)/python benchmarks/cluster.py $(if $(POSTGRES_URL),--postgres-url $(POSTGRES_URL)) $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -76,6 +76,7 @@ class Membership:
         self.deadlines = deadlines
         self.wake_queue = wake_queue
         self.log = log
+        self._registered = False
         self._beating: asyncio.Task[None] | None = None
         self._listener: threading.Thread | None = None
         self._stop_listening = threading.Event()
@@ -95,6 +96,7 @@ class Membership:
     async def start(self) -> None:
         """Register (the store is open), then beat, reap and listen in the background."""
         previous = await self.store.register_node(self.node, self.instance, self.kind)
+        self._registered = True
         if previous is not None:
             silent = time.time() - previous.heartbeat_at.timestamp()
             if silent < self.node_timeout:
@@ -191,6 +193,9 @@ class Membership:
         if self._listener is not None:
             await asyncio.to_thread(self._listener.join, 5)
             self._listener = None
+        if not self._registered:
+            return  # the store never opened
+        self._registered = False
         try:
             await self.store.leave_node(self.node, self.instance)
         except Exception:

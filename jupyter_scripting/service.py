@@ -386,7 +386,14 @@ class ScriptingService:
         except asyncio.CancelledError:
             # The caller went away: the runner has stopped the kernel; close the log.
             metrics.record_run("sync", ClientDisconnected.reason, 0.0)
-            await asyncio.shield(self._record_disconnect(execution_id))
+            disconnected = ClientDisconnected(
+                "The caller disconnected before the run ended; its kernel was stopped.",
+                execution_id=execution_id,
+            )
+            await asyncio.shield(self._record_error(execution_id, disconnected))
+            raise
+        except Exception:
+            await asyncio.shield(self._record_error(execution_id, self._broken(execution_id)))
             raise
         finally:
             self._sync_runs -= 1
@@ -432,20 +439,31 @@ class ScriptingService:
         except (ValueError, KeyError, TypeError):
             self.log.exception("Background run %s: unreadable queued request", execution_id)
             request = RunRequest(claimed.execution.method, "", {}, [], b"")
-        outcome = await self.runner.run(
-            claimed.notebook,
-            request,
-            execution_id=execution_id,
-            timeout=self.effective_timeout(claimed.script_timeout, self.limits.background_timeout),
-        )
+        try:
+            outcome = await self.runner.run(
+                claimed.notebook,
+                request,
+                execution_id=execution_id,
+                timeout=self.effective_timeout(
+                    claimed.script_timeout, self.limits.background_timeout
+                ),
+            )
+        except Exception:
+            await asyncio.shield(self._record_error(execution_id, self._broken(execution_id)))
+            raise
         await self._record(execution_id, outcome, "background")
 
-    async def _record_disconnect(self, execution_id: str) -> None:
-        now = dt.datetime.now(dt.UTC)
-        error = ClientDisconnected(
-            "The caller disconnected before the run ended; its kernel was stopped.",
+    @staticmethod
+    def _broken(execution_id: str) -> ScriptingError:
+        """What the log says of a run the service itself failed (the runner raised)."""
+        return ScriptingError(
+            "The service failed while it ran the script (the server's log says why).",
             execution_id=execution_id,
         )
+
+    async def _record_error(self, execution_id: str, error: ScriptingError) -> None:
+        """Close the log of a run that ended without an outcome (and give back its seat)."""
+        now = dt.datetime.now(dt.UTC)
         await self.store.finish_execution(
             execution_id,
             ExecutionResult(

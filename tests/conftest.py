@@ -21,6 +21,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 #: so that none of them starts last and runs alone.
 SLOW_FIRST = (
     "test_binder.py",
+    "test_cluster.py",
     "test_recovery.py",
     "test_run.py",
     "test_sandbox.py",

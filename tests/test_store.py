@@ -46,6 +46,7 @@ from jupyter_scripting.errors import (
 from jupyter_scripting.store import Store
 from jupyter_scripting.store.models import Base
 from jupyter_scripting.store.records import ExecutionRecord, ExecutionResult, State
+from jupyter_scripting.store.seats import SeatsTaken, sync_scope
 from jupyter_scripting.store.service import MIGRATIONS_PATH
 
 from .helpers import postgres_schema
@@ -956,3 +957,72 @@ async def test_mark_interrupted_only_touches_this_nodes_running_runs(store: Stor
     assert other.state == "running"
     assert queued != other_queued
     assert await store.count_background() == (0, 1)
+
+
+# -- several nodes: seats and the reaper --------------------------------------------------
+
+
+async def _sync_run(store: Store, script_id: str, node: str, slots: int) -> str:
+    execution_id = str(uuid.uuid4())
+    await store.create_execution(
+        execution_id=execution_id,
+        tenant=ALICE,
+        script_id=script_id,
+        version=1,
+        mode="sync",
+        method="POST",
+        node=node,
+        seat=(sync_scope(ALICE), slots),
+    )
+    return execution_id
+
+
+async def test_seats_make_a_limit_exact_and_come_back_with_the_run(store: Store) -> None:
+    script = await store.create_script(ALICE, "s", notebook("1"))
+    first, _ = [await _sync_run(store, script.id, "n", 2) for _ in range(2)]
+    with pytest.raises(SeatsTaken):
+        await _sync_run(store, script.id, "n", 2)
+    logged, _ = await store.list_executions(ALICE, script.id)
+    assert len(logged) == 2  # the refused run left no log
+    assert await store.finish_execution(first, result()) is True
+    await _sync_run(store, script.id, "n", 2)  # its seat is free again
+    with pytest.raises(SeatsTaken):
+        await _sync_run(store, script.id, "n", 2)
+
+
+async def test_the_reaper_ends_a_silent_nodes_runs_and_frees_their_seats(
+    store: Store, clock: Clock
+) -> None:
+    script = await store.create_script(ALICE, "s", notebook("1"))
+    clock.now = T0
+    await store.register_node("ghost", "start-1", "server")
+    await store.register_node("slow", "start-1", "server")
+    lost = await _sync_run(store, script.id, "ghost", 5)
+    late = await _sync_run(store, script.id, "slow", 5)
+    clock.now = T0 + dt.timedelta(seconds=31)
+    assert await store.heartbeat("slow", "start-1", "server") == "alive"
+
+    reaped = await store.reap(
+        node_timeout=20,
+        deadlines={"sync": 10.0, "background": 100.0},
+        lost=lambda i: json.dumps({"reason": "node-lost", "id": i}).encode(),
+        overdue=lambda i: json.dumps({"reason": "timeout", "id": i}).encode(),
+    )
+    assert (reaped.nodes, reaped.lost, reaped.overdue) == (["ghost"], [lost], [late])
+    record, content = await store.get_execution(ALICE, script.id, lost)
+    assert (record.state, record.status_code, record.reason) == ("failed", 500, "node-lost")
+    assert json.loads(content) == {"reason": "node-lost", "id": lost}
+    record, _ = await store.get_execution(ALICE, script.id, late)
+    assert (record.state, record.status_code, record.reason) == ("failed", 504, "timeout")
+    assert [n.name for n in await store.list_nodes()] == ["slow"]
+    for _ in range(5):  # every seat is free again
+        await _sync_run(store, script.id, "slow", 5)
+
+    # The lost node's late result does not overwrite its log; the node comes back.
+    assert await store.finish_execution(lost, result()) is False
+    record, _ = await store.get_execution(ALICE, script.id, lost)
+    assert record.reason == "node-lost"
+    assert await store.heartbeat("ghost", "start-1", "server") == "lost"
+    assert await store.heartbeat("ghost", "start-1", "server") == "alive"
+    await store.register_node("ghost", "start-2", "server")  # started again: takes over
+    assert await store.heartbeat("ghost", "start-1", "server") == "taken"

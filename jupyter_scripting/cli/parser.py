@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(commands)
     logs.add_parser(commands)
     keys.add_parser(commands)
+    # Listed here; run_command hands its arguments (traitlets', not argparse's) to it.
+    commands.subparsers.add_parser(
+        "worker",
+        help="execute the background runs of a shared PostgreSQL store, serving no HTTP "
+        "(jupyter scripting worker --help)",
+        add_help=False,
+    )
     return parser
 
 
