@@ -334,19 +334,9 @@ def jupyter_env(home: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def bench_scripting(
-    args: argparse.Namespace,
-    mode: str,
-    pool: int | None,
-    fork: bool,
-    work: Path,
-    sandbox: str = "required",
-) -> Result:
-    result = Result("jupyter_scripting", mode)
-    home = Path(tempfile.mkdtemp(prefix="scripting-", dir=work))
-    port = free_port()
-    env = jupyter_env(home)
-    argv = [
+def scripting_argv(port: int, home: Path) -> list[str]:
+    """A Jupyter server with jupyter_scripting on loopback, its root and token ours."""
+    return [
         sys.executable,
         "-m",
         "jupyter_server",
@@ -359,6 +349,21 @@ def bench_scripting(
         f"--ServerApp.root_dir={home}",
         "--ServerApp.jpserver_extensions={'jupyter_scripting': True}",
     ]
+
+
+def bench_scripting(
+    args: argparse.Namespace,
+    mode: str,
+    pool: int | None,
+    fork: bool,
+    work: Path,
+    sandbox: str = "required",
+) -> Result:
+    result = Result("jupyter_scripting", mode)
+    home = Path(tempfile.mkdtemp(prefix="scripting-", dir=work))
+    port = free_port()
+    env = jupyter_env(home)
+    argv = scripting_argv(port, home)
     settings: dict[str, Any] = {
         "kernel_pool_size": pool,
         "fork_kernelspecs": ["python3"] if fork else [],

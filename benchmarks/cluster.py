@@ -21,10 +21,10 @@ import argparse
 import contextlib
 import datetime as dt
 import http.client
+import itertools
 import json
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,12 +39,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import (
     BODY,
     CONCURRENCY,
-    EXPECTED,
     HELLO,
     TOKEN,
+    Client,
+    Result,
     free_port,
     jupyter_env,
     percentile,
+    run_concurrently,
+    scripting_argv,
     server_process,
     wait_http,
 )
@@ -98,19 +101,7 @@ def nodes(count: int, database_url: str, work: Path) -> Iterator[list[int]]:
             (home / "config" / "jupyter_server_config.json").write_text(
                 json.dumps({"ScriptingApp": settings})
             )
-            argv = [
-                sys.executable,
-                "-m",
-                "jupyter_server",
-                f"--port={port}",
-                "--ServerApp.port_retries=0",
-                "--ip=127.0.0.1",
-                "--no-browser",
-                "--allow-root",
-                f"--IdentityProvider.token={TOKEN}",
-                f"--ServerApp.root_dir={home}",
-                "--ServerApp.jpserver_extensions={'jupyter_scripting': True}",
-            ]
+            argv = scripting_argv(port, home)
             log = home / "server.log"
             process = stack.enter_context(server_process(argv, jupyter_env(home), home, log))
             started.append((port, process, log))
@@ -130,37 +121,15 @@ def call(port: int, method: str, path: str, body: bytes) -> tuple[int, bytes]:
 
 
 def measure_sync(row: Row, ports: list[int], script: str, total: int) -> None:
-    lock = threading.Lock()
-    remaining = [total]
-
-    def client(index: int) -> None:
-        port = ports[index % len(ports)]
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        try:
-            while True:
-                with lock:
-                    if remaining[0] <= 0:
-                        return
-                    remaining[0] -= 1
-                started = time.perf_counter()
-                connection.request("POST", f"/scripting/script/{script}/run", BODY, HEADERS)
-                answer = connection.getresponse()
-                body = answer.read()
-                with lock:
-                    if answer.status == 200 and EXPECTED in body:
-                        row.sync_latencies.append(time.perf_counter() - started)
-                    else:
-                        row.errors += 1
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CONCURRENCY)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    row.sync_rate = len(row.sync_latencies) / (time.perf_counter() - began)
+    """``total`` runs from CONCURRENCY clients, each keeping to one node, round robin."""
+    nodes = itertools.cycle(ports)
+    path = f"/scripting/script/{script}/run"
+    measured = Result("jupyter_scripting", row.label)
+    row.sync_rate, _ = run_concurrently(
+        lambda: Client(next(nodes), path, HEADERS), total, measured, lambda: 0.0
+    )
+    row.sync_latencies = measured.concurrent_latencies
+    row.errors += measured.errors
 
 
 def utc(value: Any) -> dt.datetime:

@@ -48,7 +48,8 @@ class ScriptingApp(ExtensionApp):
     max_sync_runs_per_tenant = Integer(
         10,
         config=True,
-        help="Synchronous runs one tenant may have executing at once; the next gets 429.",
+        help="""Synchronous runs one tenant may have executing at once, across every node
+        sharing the store (its seats); the next gets 429.""",
     )
     sync_timeout = Float(
         60.0,
@@ -109,8 +110,9 @@ class ScriptingApp(ExtensionApp):
     queue_poll_interval = Float(
         2.0,
         config=True,
-        help="""Seconds between two looks at the background queue for runs queued by
-        other servers sharing the database (runs queued here start at once).""",
+        help="""Seconds between two looks at the background queue: the fallback for runs
+        whose notification did not arrive (runs are started at once when one is queued or a
+        seat is given back, on PostgreSQL through LISTEN/NOTIFY on every node).""",
     )
     node_name = Unicode(
         config=True,

@@ -17,30 +17,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Protocol
 
 from .errors import NodeLost, RunTimedOut, ScriptingError
-from .store.nodes import Heartbeat, NodeRecord, Reaped
-
-#: Seconds between two reports of a heartbeat that cannot be written.
-_REPORT_EVERY = 60.0
-
-
-class RegistryProtocol(Protocol):
-    """What the membership needs of the store (``store.service.Store`` has it)."""
-
-    async def register_node(self, name: str, instance: str, kind: str) -> NodeRecord | None: ...
-    async def heartbeat(self, name: str, instance: str, kind: str) -> Heartbeat: ...
-    async def leave_node(self, name: str, instance: str) -> None: ...
-    async def reap(
-        self,
-        *,
-        node_timeout: float,
-        deadlines: dict[str, float],
-        lost: Callable[[str], bytes],
-        overdue: Callable[[str], bytes],
-    ) -> Reaped: ...
-    def listen_queue(self, wake: Callable[[], None], stop: threading.Event) -> bool: ...
+from .failures import RepeatedFailure
+from .protocols import NodeRegistryProtocol
+from .store.nodes import Reaped
 
 
 def _document(error: type[ScriptingError], message: str) -> Callable[[str], bytes]:
@@ -56,7 +37,7 @@ class Membership:
 
     def __init__(
         self,
-        store: RegistryProtocol,
+        store: NodeRegistryProtocol,
         *,
         node: str,
         kind: str,
@@ -80,8 +61,9 @@ class Membership:
         self._beating: asyncio.Task[None] | None = None
         self._listener: threading.Thread | None = None
         self._stop_listening = threading.Event()
-        self._failing_since: float | None = None
-        self._last_report = 0.0
+        self._failures = RepeatedFailure(
+            log, "write the node's heartbeat", "The node's heartbeat is written again"
+        )
         self._lost = _document(
             NodeLost,
             "The node running this script stopped answering; the run was ended without "
@@ -147,11 +129,9 @@ class Membership:
                 )
                 self._report_reaped(reaped)
             except Exception as e:
-                self._failed(e)
+                self._failures.failed(e)
             else:
-                if self._failing_since is not None:
-                    self.log.info("The node's heartbeat is written again")
-                    self._failing_since = None
+                self._failures.succeeded()
             await asyncio.sleep(self.heartbeat_interval)
 
     def _report_reaped(self, reaped: Reaped) -> None:
@@ -169,19 +149,6 @@ class Membership:
             self.log.warning("Gave back %d seats no run held", reaped.stray_seats)
         if reaped.lost or reaped.overdue or reaped.stray_seats:
             self.wake_queue()
-
-    def _failed(self, error: Exception) -> None:
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = self._last_report = now
-            self.log.error("Could not write the node's heartbeat", exc_info=error)
-        elif now - self._last_report >= _REPORT_EVERY:
-            self._last_report = now
-            self.log.error(
-                "Still cannot write the node's heartbeat (for %d s): %s",
-                now - self._failing_since,
-                error,
-            )
 
     async def stop(self) -> None:
         """Stop beating and listening; leave the registry (nothing of this node runs)."""

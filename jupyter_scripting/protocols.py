@@ -52,9 +52,26 @@ class RunnerProtocol(Protocol):
     ) -> RunOutcome: ...
 
 
-class StoreProtocol(Protocol):
-    """Scripts, versions, the execution log, the background queue and the API keys, every
-    lookup scoped by tenant."""
+class NodeRegistryProtocol(Protocol):
+    """The nodes sharing the store (``cluster.Membership`` needs only these)."""
+
+    async def register_node(self, name: str, instance: str, kind: str) -> NodeRecord | None: ...
+    async def heartbeat(self, name: str, instance: str, kind: str) -> Heartbeat: ...
+    async def leave_node(self, name: str, instance: str) -> None: ...
+    async def reap(
+        self,
+        *,
+        node_timeout: float,
+        deadlines: dict[str, float],
+        lost: Callable[[str], bytes],
+        overdue: Callable[[str], bytes],
+    ) -> Reaped: ...
+    def listen_queue(self, wake: Callable[[], None], stop: threading.Event) -> bool: ...
+
+
+class StoreProtocol(NodeRegistryProtocol, Protocol):
+    """Scripts, versions, the execution log, the background queue, the node registry and
+    the API keys, every lookup scoped by tenant."""
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
@@ -115,20 +132,6 @@ class StoreProtocol(Protocol):
     # the background queue
     async def claim_background_run(self, node: str, max_running: int) -> ClaimedRun | None: ...
     async def count_background(self) -> tuple[int, int]: ...
-
-    # the node registry
-    async def register_node(self, name: str, instance: str, kind: str) -> NodeRecord | None: ...
-    async def heartbeat(self, name: str, instance: str, kind: str) -> Heartbeat: ...
-    async def leave_node(self, name: str, instance: str) -> None: ...
-    async def reap(
-        self,
-        *,
-        node_timeout: float,
-        deadlines: dict[str, float],
-        lost: Callable[[str], bytes],
-        overdue: Callable[[str], bytes],
-    ) -> Reaped: ...
-    def listen_queue(self, wake: Callable[[], None], stop: threading.Event) -> bool: ...
 
     # API keys
     async def create_api_key(

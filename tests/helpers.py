@@ -6,10 +6,11 @@ import contextlib
 import functools
 import json
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nbformat
 import psutil
@@ -20,6 +21,8 @@ POSTGRES_URL_ENV = "JUPYTER_SCRIPTING_TEST_POSTGRES_URL"
 #: Where the PostgreSQL store tests look when the variable is not set: a local server
 #: with trust authentication and a database "test" (as on CI's machines).
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+_T = TypeVar("_T")
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 NOTEBOOKS = Path(__file__).parent / "notebooks"
@@ -178,3 +181,18 @@ def postgres_schema() -> Iterator[tuple[str, str]]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def poll(check: Callable[[], _T], timeout: float, interval: float = 0.05) -> _T:
+    """``check()`` once it is true, or its last (false) value after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(interval)
+    return value
+
+
+def wait_for(check: Callable[[], _T], timeout: float, what: str, interval: float = 0.05) -> _T:
+    """``check()`` once it is true; fails the test after ``timeout`` seconds."""
+    value = poll(check, timeout, interval)
+    assert value, f"timed out waiting for {what}"
+    return value

@@ -28,7 +28,7 @@ from sqlalchemy.pool import NullPool
 from jupyter_scripting.store.seats import take_seat
 from jupyter_scripting.store.service import Store
 
-from .helpers import notebook_of, postgres_schema
+from .helpers import notebook_of, poll, postgres_schema, wait_for
 from .server_process import ServerProcess, stop_process
 
 pytestmark = pytest.mark.postgresql
@@ -56,15 +56,6 @@ class Database:
     def execution(self, execution_id: str) -> Any:
         return self.rows("SELECT * FROM executions WHERE id = :id", id=execution_id)[0]
 
-    def wait(self, what: str, check: Any, timeout: float = 60.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.05)
-
     def wait_ended(self, ids: list[str], timeout: float = 90.0) -> list[Any]:
         def ended() -> list[Any] | None:
             rows = self.rows(
@@ -73,7 +64,7 @@ class Database:
             )
             return rows if len(rows) == len(ids) else None
 
-        return list(self.wait(f"{len(ids)} runs to end", ended, timeout))
+        return list(wait_for(ended, timeout, f"{len(ids)} runs to end"))
 
 
 @pytest.fixture(scope="module")
@@ -130,14 +121,6 @@ def queue(node: ServerProcess, script_id: str, headers: dict[str, str] | None = 
     return str(json.loads(body)["executionId"])
 
 
-def poll(check: Any, timeout: float) -> Any:
-    """``check()`` once it is true, or its last (false) value after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return value
-
-
 def max_overlap(rows: list[Any]) -> int:
     """The most runs executing at one instant, from their own start and end times."""
     events = sorted(
@@ -157,7 +140,10 @@ def test_the_sync_limit_of_a_tenant_is_exact_across_nodes(
     """30 simultaneous 3-second runs of one tenant over three nodes: 10 run, 20 get 429."""
     script = cluster[0].publish(sleeper(3), "sync sleeper")
 
+    together = threading.Barrier(30)
+
     def call(i: int) -> int:
+        together.wait()
         status, _ = cluster[i % 3].call(f"scripting/script/{script}/run", "POST", {}, timeout=120)
         return status
 
@@ -304,10 +290,10 @@ def test_a_worker_runs_what_an_api_only_node_queues_at_once(
         worker = worker_process(home, database_url, "--ScriptingApp.node_name=worker-1", *COMMON)
         try:
             api.start()
-            db.wait(
-                "the worker to register",
+            wait_for(
                 lambda: db.rows("SELECT * FROM nodes WHERE name = 'worker-1'"),
-                timeout=60,
+                60,
+                "the worker to register",
             )
             script = api.publish(notebook_of("print('from the worker')"), "w")
             for _ in range(3):

@@ -98,6 +98,9 @@ async def test_caller_disconnect_stops_the_kernel_and_frees_the_slot(api, publis
     # The kernel went with it (its pid is in the file the script wrote... which was in
     # its removed working directory, so look for any leftover kernel of this server).
     server = psutil.Process()
+    while app.kernels.starting_count:  # the pool's refill (slow when the machine is busy)
+        assert time.monotonic() < deadline, "the pool was not refilled"
+        await asyncio.sleep(0.1)
     pooled = set(app.kernels.pooled_pids())  # warm, unused kernels waiting for the next run
     for pid in list(pooled):  # and what they are made of (a sandbox's init and kernel)
         pooled |= {child.pid for child in psutil.Process(pid).children(recursive=True)}

@@ -45,7 +45,12 @@ class KernelPool(KernelProvider):
     def in_use_count(self) -> int:
         """Kernels handed to runs and not yet released (not the warm or starting ones)."""
         waiting = sum(len(ready) for ready in self._ready.values())
-        return self.live_count - waiting - sum(self._starting.values())
+        return self.live_count - waiting - self.starting_count
+
+    @property
+    def starting_count(self) -> int:
+        """Kernels being started to refill the pool (not waiting for a run yet)."""
+        return sum(self._starting.values())
 
     def pooled_pids(self) -> set[int]:
         """Process ids of the warm kernels waiting for a run."""

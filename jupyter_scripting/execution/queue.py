@@ -14,14 +14,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from ..failures import RepeatedFailure
 from ..store.records import ClaimedRun
 
-#: Seconds between two reports of a queue that cannot be read.
-_REPORT_EVERY = 60.0
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
@@ -71,8 +69,9 @@ class BackgroundDispatcher:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self.running: set[asyncio.Task[None]] = set()
-        self._failing_since: float | None = None
-        self._last_report = 0.0
+        self._failures = RepeatedFailure(
+            log, "take background runs from the queue", "The background queue can be read again"
+        )
 
     def start(self) -> None:
         """Start dispatching (on the running event loop)."""
@@ -98,27 +97,11 @@ class BackgroundDispatcher:
                     await self._observe()  # e.g. the queue's metrics
             except Exception as e:
                 # The store failed: the runs stay queued; try again at the next poll.
-                self._failed(e)
+                self._failures.failed(e)
             else:
-                if self._failing_since is not None:
-                    self.log.info("The background queue can be read again")
-                    self._failing_since = None
+                self._failures.succeeded()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-
-    def _failed(self, error: Exception) -> None:
-        """Log a failure to read the queue: in full the first time, then once a minute."""
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = self._last_report = now
-            self.log.error("Could not take background runs from the queue", exc_info=error)
-        elif now - self._last_report >= _REPORT_EVERY:
-            self._last_report = now
-            self.log.error(
-                "Still cannot take background runs from the queue (for %d s): %s",
-                now - self._failing_since,
-                error,
-            )
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.running.discard(task)
