@@ -358,8 +358,12 @@ class ScriptingService:
         script, version, notebook = await self.store.get_notebook(tenant, script_id)
         limit = self.limits.max_sync_runs_per_tenant
         execution_id = str(uuid.uuid4())
-        try:
-            await self.store.create_execution(
+        disconnected = ClientDisconnected(
+            "The caller disconnected before the run ended; its kernel was stopped.",
+            execution_id=execution_id,
+        )
+        logging_it = asyncio.ensure_future(
+            self.store.create_execution(
                 execution_id=execution_id,
                 tenant=tenant,
                 script_id=script.id,
@@ -369,11 +373,21 @@ class ScriptingService:
                 node=self.node,
                 seat=(sync_scope(tenant), limit),
             )
+        )
+        try:
+            await asyncio.shield(logging_it)
         except SeatsTaken:
             raise TenantBusy(
                 f"This tenant already has {limit} synchronous run{'s' if limit != 1 else ''} "
                 "in progress; try again shortly."
             ) from None
+        except asyncio.CancelledError:
+            # The caller went away while its run was being logged: once it is, close it
+            # (and give its seat back) rather than leave it to the reaper.
+            with contextlib.suppress(Exception):
+                await logging_it
+                await self._record_error(execution_id, disconnected)
+            raise
         self._sync_runs += 1
         metrics.SYNC_IN_FLIGHT.inc()
         try:
@@ -386,10 +400,6 @@ class ScriptingService:
         except asyncio.CancelledError:
             # The caller went away: the runner has stopped the kernel; close the log.
             metrics.record_run("sync", ClientDisconnected.reason, 0.0)
-            disconnected = ClientDisconnected(
-                "The caller disconnected before the run ended; its kernel was stopped.",
-                execution_id=execution_id,
-            )
             await asyncio.shield(self._record_error(execution_id, disconnected))
             raise
         except Exception:

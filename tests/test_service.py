@@ -179,6 +179,36 @@ async def test_a_caller_that_goes_away_frees_its_slot_and_is_logged_499(tmp_path
         assert entry["content"]["reason"] == "client-disconnected"
 
 
+async def test_a_caller_gone_while_its_run_is_logged_gives_its_seat_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(tmp_path) as (service, runner):
+        script = (await service.create_script("alice", "a", NOTEBOOK)).id
+        logging_it, go_on = asyncio.Event(), asyncio.Event()
+        create = service.store.create_execution
+
+        async def slow_create(**kwargs: Any) -> Any:
+            logging_it.set()
+            await go_on.wait()
+            return await create(**kwargs)
+
+        monkeypatch.setattr(service.store, "create_execution", slow_create)
+        run = asyncio.ensure_future(service.run_sync("alice", script, REQUEST))
+        await logging_it.wait()
+        run.cancel()
+        await asyncio.sleep(0)
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        monkeypatch.undo()
+        (entry,), _ = await service.store.list_executions("alice", script)
+        assert (entry.state, entry.status_code) == ("failed", 499)
+        again = [asyncio.ensure_future(service.run_sync("alice", script, REQUEST)) for _ in "ab"]
+        for _ in again:  # both seats are free: the gone caller's came back
+            runner.finish(await started(runner), answered())
+        assert [(await r).outcome.status for r in again] == [200, 200]
+
+
 async def test_shutdown_lets_runs_finish_within_the_grace_and_takes_no_new_ones(
     tmp_path: Path,
 ) -> None:
