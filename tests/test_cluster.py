@@ -358,7 +358,9 @@ def race(store: Store, scope: str, ids: list[str], first_commits: bool) -> list[
 
     racer = threading.Thread(target=second)
     racer.start()
-    with store._engine.connect() as watcher:
+    # Autocommit: within one transaction pg_stat_activity is a snapshot taken at its first
+    # read, and would never show the racer blocked if the first look came too early.
+    with store._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
         assert poll(
             lambda: watcher.execute(
                 text(
