@@ -113,6 +113,8 @@ class Result:
     concurrent_latencies: list[float] = field(default_factory=list)
     throughput: float | None = None  # runs per second at concurrency 10
     cpu_per_run: float | None = None  # seconds
+    #: CPU seconds per run by part (jupyter_scripting only: see ``cpu_split``).
+    cpu_parts: dict[str, float] = field(default_factory=dict)
     uss: float | None = None  # bytes per idle pooled kernel
     errors: int = 0
     note: str = ""
@@ -153,6 +155,34 @@ def tree_cpu_seconds(pid: int) -> float:
             times = process.cpu_times()
             total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def _own_and_reaped(process: psutil.Process) -> tuple[float, float]:
+    times = process.cpu_times()
+    return times.user + times.system, times.children_user + times.children_system
+
+
+def cpu_split(pid: int) -> dict[str, float]:
+    """CPU time of jupyter_scripting's processes, by part: the server itself; the zygote
+    itself; the kernels with their sandboxes (the zygote's descendants, live and reaped;
+    kernels the server spawned and reaped count here too)."""
+    parts = {"server": 0.0, "zygote": 0.0, "kernels": 0.0}
+    try:
+        root = psutil.Process(pid)
+        own, reaped = _own_and_reaped(root)
+        parts["server"], parts["kernels"] = own, reaped
+        for child in root.children():
+            with contextlib.suppress(psutil.Error):
+                own, reaped = _own_and_reaped(child)
+                zygote = any("zygote.py" in part for part in child.cmdline())
+                parts["zygote" if zygote else "kernels"] += own
+                parts["kernels"] += reaped
+                for process in child.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        parts["kernels"] += sum(_own_and_reaped(process))
+    except psutil.Error:
+        pass
+    return parts
 
 
 def children_cpu_seconds() -> float:
@@ -208,12 +238,16 @@ def measure_http(
             client = Client(port, path, headers)
     client.close()
     time.sleep(1.0)  # let pools refill before the burst
+    before = cpu_split(pid)
     result.throughput, result.cpu_per_run = run_concurrently(
         lambda: Client(port, path, headers),
         concurrent,
         result,
         lambda: tree_cpu_seconds(pid),
     )
+    after = cpu_split(pid)
+    done = max(1, len(result.concurrent_latencies))
+    result.cpu_parts = {part: (after[part] - before[part]) / done for part in after}
 
 
 def run_concurrently(
@@ -552,6 +586,10 @@ def print_table(results: list[Result]) -> None:
             f"{ms(percentile(r.concurrent_latencies, 50)):>8} {ms(r.cpu_per_run):>10} {uss:>7} "
             f"{r.errors:>6}"
         )
+    for r in results:
+        if r.cpu_parts:
+            parts = ", ".join(f"{part} {ms(value)}" for part, value in r.cpu_parts.items())
+            print(f"  CPU ms per run at concurrency 10 ({r.mode}): {parts}")
     for r in results:
         if r.note:
             print(f"  note ({r.system}, {r.mode}): {r.note}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import logging
 import os
 import socket
 from typing import Any, TypeVar
@@ -35,6 +36,23 @@ from .store.service import Store
 
 _ID = r"([^/]+)"
 _Settings = TypeVar("_Settings")
+
+
+def quiet_child(log: logging.Logger, name: str) -> logging.Logger:
+    """A child of ``log`` at the level its handlers let through.
+
+    traitlets keeps an application's logger at DEBUG and filters in its handler, so every
+    ``log.debug`` call of jupyter_client and nbclient on a run's path (some 25 a run) would
+    build a record for nothing; under this logger it is one level check, and with the
+    server's log level at DEBUG everything is logged as before."""
+    child = log.getChild(name)
+    levels: list[int] = []
+    current: logging.Logger | None = log
+    while current is not None:
+        levels += [handler.level for handler in current.handlers]
+        current = current.parent if current.propagate else None
+    child.setLevel(min(levels) if levels else logging.WARNING)
+    return child
 
 
 class ScriptingApp(ExtensionApp):
@@ -345,8 +363,10 @@ class ScriptingApp(ExtensionApp):
         self.server_secrets = [s for s in secrets if s]
         kernel_spec_manager = getattr(self._server, "kernel_spec_manager", None)
         self.sandbox_policy = self._start_sandbox()
+        run_log = quiet_child(self.log, "runs")
         kernels = KernelPool(
             parent=self,
+            log=run_log,
             secrets=self.server_secrets,
             pool_size=self.kernel_pool_size,
             fork_kernelspecs=self.fork_kernelspecs,
@@ -360,7 +380,7 @@ class ScriptingApp(ExtensionApp):
         self.kernels = kernels
         self.service = ScriptingService(
             self.store,
-            Runner(parent=self, kernels=kernels, max_output_size=self.max_output_size),
+            Runner(parent=self, log=run_log, kernels=kernels, max_output_size=self.max_output_size),
             self._settings_of(Limits),
             node=self.node_name,
             kind=kind,

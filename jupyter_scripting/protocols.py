@@ -108,6 +108,20 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
         node: str | None = None,
         seat: tuple[str, int] | None = None,
     ) -> ExecutionRecord: ...
+    async def log_run(
+        self,
+        *,
+        execution_id: str,
+        tenant: str,
+        script_id: str,
+        mode: Mode,
+        method: str,
+        state: State = "running",
+        request: bytes | None = None,
+        node: str | None = None,
+        seat: tuple[str, int] | None = None,
+        with_notebook: bool = False,
+    ) -> tuple[ScriptRecord, ExecutionRecord, str | None]: ...
     async def finish_execution(self, execution_id: str, result: ExecutionResult) -> bool: ...
     async def mark_interrupted(self, node: str, content: Callable[[str], bytes]) -> int: ...
     async def last_executions(

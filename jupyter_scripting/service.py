@@ -355,27 +355,28 @@ class ScriptingService:
         """Run the latest version now and wait for its answer (429 past the tenant's limit)."""
         self._check_accepting()
         await self.ensure_ready()
-        script, version, notebook = await self.store.get_notebook(tenant, script_id)
         limit = self.limits.max_sync_runs_per_tenant
         execution_id = str(uuid.uuid4())
         disconnected = ClientDisconnected(
             "The caller disconnected before the run ended; its kernel was stopped.",
             execution_id=execution_id,
         )
+        # The script read, the run logged and its seat taken: one transaction.
         logging_it = asyncio.ensure_future(
-            self.store.create_execution(
+            self.store.log_run(
                 execution_id=execution_id,
                 tenant=tenant,
-                script_id=script.id,
-                version=version,
+                script_id=script_id,
                 mode="sync",
                 method=request.method,
                 node=self.node,
                 seat=(sync_scope(tenant), limit),
+                with_notebook=True,
             )
         )
         try:
-            await asyncio.shield(logging_it)
+            script, _, notebook = await asyncio.shield(logging_it)
+            assert notebook is not None
         except SeatsTaken:
             raise TenantBusy(
                 f"This tenant already has {limit} synchronous run{'s' if limit != 1 else ''} "
@@ -414,13 +415,11 @@ class ScriptingService:
         """Queue a run of the latest version; once this returns it is durably recorded."""
         self._check_accepting()
         await self.ensure_ready()
-        script = await self.store.get_script(tenant, script_id)
         execution_id = str(uuid.uuid4())
-        await self.store.create_execution(
+        await self.store.log_run(
             execution_id=execution_id,
             tenant=tenant,
-            script_id=script.id,
-            version=script.version,
+            script_id=script_id,
             mode="background",
             method=request.method,
             state="queued",

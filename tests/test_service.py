@@ -185,14 +185,14 @@ async def test_a_caller_gone_while_its_run_is_logged_gives_its_seat_back(
     async with running(tmp_path) as (service, runner):
         script = (await service.create_script("alice", "a", NOTEBOOK)).id
         logging_it, go_on = asyncio.Event(), asyncio.Event()
-        create = service.store.create_execution
+        log_run = service.store.log_run
 
-        async def slow_create(**kwargs: Any) -> Any:
+        async def slow_log_run(**kwargs: Any) -> Any:
             logging_it.set()
             await go_on.wait()
-            return await create(**kwargs)
+            return await log_run(**kwargs)
 
-        monkeypatch.setattr(service.store, "create_execution", slow_create)
+        monkeypatch.setattr(service.store, "log_run", slow_log_run)
         run = asyncio.ensure_future(service.run_sync("alice", script, REQUEST))
         await logging_it.wait()
         run.cancel()

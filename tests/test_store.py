@@ -990,6 +990,35 @@ async def test_seats_make_a_limit_exact_and_come_back_with_the_run(store: Store)
         await _sync_run(store, script.id, "n", 2)
 
 
+async def test_log_run_reads_the_latest_version_and_logs_it_in_one_go(store: Store) -> None:
+    script = await store.create_script(ALICE, "s", notebook("v1"))
+    await store.add_version(ALICE, script.id, notebook("v2"))
+
+    def log(tenant: str = ALICE, mode: Any = "sync", **kwargs: Any) -> Any:
+        return store.log_run(
+            execution_id=str(uuid.uuid4()),
+            tenant=tenant,
+            script_id=script.id,
+            mode=mode,
+            method="POST",
+            node="n",
+            **kwargs,
+        )
+
+    record, execution, text = await log(seat=(sync_scope(ALICE), 1), with_notebook=True)
+    assert (record.id, record.version, execution.version) == (script.id, 2, 2)
+    assert text == notebook("v2")
+    assert execution.state == "running" and execution.started_at is not None
+    with pytest.raises(SeatsTaken):  # the one seat is held: nothing is logged
+        await log(seat=(sync_scope(ALICE), 1))
+    queued = await log(state="queued", mode="background", request=b"{}")
+    assert queued[1].state == "queued" and queued[2] is None  # no notebook asked for
+    with pytest.raises(ScriptNotFound):  # another tenant's script
+        await log(tenant=BOB)
+    logged, _ = await store.list_executions(ALICE, script.id)
+    assert len(logged) == 2
+
+
 async def test_the_reaper_ends_a_silent_nodes_runs_and_frees_their_seats(
     store: Store, clock: Clock
 ) -> None:

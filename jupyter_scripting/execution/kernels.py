@@ -142,6 +142,7 @@ class KernelProvider(LoggingConfigurable):
             transport="ipc",
             connection_file=os.path.join(runtime_dir, "kernel.json"),
             ip=os.path.join(runtime_dir, "kernel-ipc"),
+            log=self.log,
         )
         handle = KernelHandle(kernel_name, km, None, None, runtime_dir)
         self._live.add(handle)

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -113,6 +114,40 @@ def kernel_side_source() -> str:
     return _KERNEL_SIDE.read_text(encoding="utf-8")
 
 
+class NotebookCache:
+    """Notebook texts read and validated before: an immutable version is not validated
+    again on every run (nbformat's JSON-schema validation took more CPU than the rest of
+    reading it). Each run still gets a notebook object of its own, parsed from the text.
+    Bounded by the texts' total size (least recently used first out)."""
+
+    def __init__(self, max_chars: int = 64 * 2**20) -> None:
+        self.max_chars = max_chars
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._chars = 0
+
+    def read(self, text: str) -> Any:
+        """The notebook (nbformat v4) of ``text``; nbformat's errors as ``nbformat.reads``."""
+        if text in self._seen:
+            self._seen.move_to_end(text)
+            return nbformat.from_dict(json.loads(text))
+        nb = nbformat.reads(text, as_version=4)
+        # Only a text that is already valid v4 as it stands (no conversion, no repair).
+        if len(text) <= self.max_chars and nb == json.loads(text):
+            self._seen[text] = None
+            self._chars += len(text)
+            while self._chars > self.max_chars:
+                old, _ = self._seen.popitem(last=False)
+                self._chars -= len(old)
+        return nb
+
+
+def dumps_executed(nb: Any) -> str:
+    """The executed notebook as nbformat JSON text, as ``nbformat.writes`` gives it but
+    without validating it again (its cells come from a valid version, and nbclient builds
+    the outputs with nbformat's own constructors)."""
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -126,6 +161,10 @@ class Runner(LoggingConfigurable):
         None, allow_none=True, help="Bytes of output a run may produce; None: no cap."
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.notebooks = NotebookCache()
+
     async def run(
         self, notebook: str, request: RunRequest, *, execution_id: str, timeout: float
     ) -> RunOutcome:
@@ -133,7 +172,7 @@ class Runner(LoggingConfigurable):
         included; never raises for the script's own failures (only the caller's
         cancellation passes through, once the kernel is gone)."""
         started_at, start = _utcnow(), time.perf_counter()
-        nb = nbformat.reads(notebook, as_version=4)
+        nb = self.notebooks.read(notebook)
         kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or DEFAULT_KERNEL
         lease = self.kernels.lease(kernel_name)
         deadline = asyncio.timeout(timeout)
@@ -164,7 +203,7 @@ class Runner(LoggingConfigurable):
             failure.error.execution_id = execution_id
             return Failed(
                 error=failure.error,
-                notebook=nbformat.writes(nb),
+                notebook=dumps_executed(nb),
                 started_at=started_at,
                 finished_at=_utcnow(),
                 duration_ms=(time.perf_counter() - start) * 1000,
@@ -172,7 +211,7 @@ class Runner(LoggingConfigurable):
             )
         return Answered(
             answer=answer,
-            notebook=nbformat.writes(nb),
+            notebook=dumps_executed(nb),
             started_at=started_at,
             finished_at=_utcnow(),
             duration_ms=(time.perf_counter() - start) * 1000,

@@ -22,6 +22,15 @@ exits on EOF of the protocol socket. It reaps its children as they exit (SIGCHLD
 no zombie stays and their CPU time is accounted to it; the server watches each child
 through a pidfd.
 
+The zygote also builds, once, what every kernel would build the same way (``prebuild``):
+IPKernelApp's own set-up (its configuration files, its profile) and the
+``ZMQInteractiveShell`` with everything in it (magics, completer, formatters, the
+namespaces, no history: a single-use kernel keeps none). A child then only does what must
+be its own: it points the shell at its run's IPython directory and working directory,
+binds its sockets, starts its threads, makes its session and kernel object (which finds
+the shell, a singleton) and attaches them. No user code ever runs in the zygote: each child
+is still a process no run has touched.
+
 The zygote never starts a thread nor a ZeroMQ context before forking: both would be
 unsafe to inherit.
 """
@@ -31,9 +40,11 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import traceback
 from typing import Any
@@ -113,6 +124,95 @@ def preload() -> None:
         raise RuntimeError("a preloaded module started a thread; forking would be unsafe")
 
 
+def prebuild() -> None:
+    """Build the kernel application and its shell (see the module's docstring); kept in
+    ``_PREBUILT`` for the children. Skipped (children build their own, as a spawned
+    kernel does) if the configuration names another kernel class or anything fails."""
+    global _PREBUILT
+    try:
+        from ipykernel.compiler import XCachingCompiler
+        from ipykernel.ipkernel import IPythonKernel
+        from ipykernel.kernelapp import IPKernelApp
+        from ipykernel.zmqshell import ZMQInteractiveShell
+        from IPython.core.application import BaseIPythonApplication
+        from traitlets.config import Config
+
+        app = IPKernelApp.instance(config=Config({"HistoryManager": {"enabled": False}}))
+        # The application's set-up without a command line (each child's is ``-f FILE``).
+        BaseIPythonApplication.initialize(app, [])
+        if app.kernel_class is not IPythonKernel or app.subapp is not None:
+            _forget_prebuilt()
+            return
+        # The shell as IPythonKernel would make it (parent, profile, compiler); the kernel
+        # object made in the child finds it and attaches its sockets and session to it.
+        ZMQInteractiveShell.instance(
+            parent=app,
+            profile_dir=app.profile_dir,
+            user_module=None,
+            user_ns=None,
+            kernel=None,
+            compiler_class=XCachingCompiler,
+        )
+    except Exception:
+        traceback.print_exc()
+        _forget_prebuilt()
+        return
+    # traitlets keeps the application's logger at DEBUG and filters in its handler: at
+    # the handler's level, the kernel's many debug calls build no record each.
+    levels = [handler.level for handler in app.log.handlers]
+    if levels:
+        app.log.setLevel(min(levels))
+    _PREBUILT = app
+
+
+def _forget_prebuilt() -> None:
+    """Drop a partly built application and shell (children then build their own)."""
+    global _PREBUILT
+    _PREBUILT = None
+    try:
+        from ipykernel.kernelapp import IPKernelApp
+        from ipykernel.zmqshell import ZMQInteractiveShell
+
+        IPKernelApp.clear_instance()
+        ZMQInteractiveShell.clear_instance()
+    except Exception:
+        pass
+
+
+#: The kernel application built by ``prebuild`` (None: each child builds its own).
+_PREBUILT: Any = None
+
+
+def _start_prebuilt(connection_file: str) -> Any:
+    """Finish the pre-built application as this run's kernel (in the child)."""
+    from ipykernel.zmqshell import ZMQInteractiveShell
+    from IPython.core.application import BaseIPythonApplication
+    from IPython.core.profiledir import ProfileDir
+
+    app = _PREBUILT
+    shell = ZMQInteractiveShell.instance()
+    app.connection_file = connection_file
+    # What the shell took from the zygote's process when it was built: its IPython
+    # directory (this run's own: its startup files, %store's database), its working
+    # directory, and the variables it sets in os.environ (cleared since).
+    from IPython.paths import get_ipython_dir
+
+    ipython_dir = get_ipython_dir()  # $IPYTHONDIR (the run's own), else ~/.ipython
+    profile_dir = ProfileDir.create_profile_dir_by_name(ipython_dir, app.profile)
+    app.profile_dir = shell.profile_dir = profile_dir
+    app.ipython_dir = shell.ipython_dir = ipython_dir
+    shell.starting_dir = os.getcwd()
+    if shell.history_manager is not None:
+        shell.history_manager.dir_hist[:] = [os.getcwd()]
+    shell.init_environment()
+    # IPKernelApp.initialize does the rest: the sockets, the threads, the kernel. Its
+    # first step, the application's own set-up, was done in the zygote.
+    BaseIPythonApplication.initialize = lambda self, argv=None: None  # type: ignore[method-assign]
+    app.initialize([])
+    shell.kernel = app.kernel
+    return app
+
+
 #: What ``sys.argv[0]`` is in a kernel spawned as ``python -m ipykernel_launcher``.
 _LAUNCHER = "ipykernel_launcher"
 
@@ -184,7 +284,9 @@ def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
     from ipykernel.kernelapp import IPKernelApp
 
     argv = list(request["argv"])
-    if len(argv) == 2 and argv[0] == "-f":
+    if len(argv) == 2 and argv[0] == "-f" and _PREBUILT is not None:
+        app = _start_prebuilt(argv[1])
+    elif len(argv) == 2 and argv[0] == "-f":
         # The usual kernelspec (``-f CONNECTION_FILE``): the same settings as the command
         # line would give, without building traitlets' argument parser (~10 ms of CPU).
         from traitlets.config import Config
@@ -193,6 +295,7 @@ def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
         app.parse_command_line = lambda argv=None: None  # type: ignore[method-assign]
         app.initialize([])
     else:
+        _forget_prebuilt()  # this kernelspec's own command line builds its own
         app = IPKernelApp.instance()
         app.initialize(argv)
     app.start()
@@ -244,6 +347,17 @@ def serve(protocol_fd: int, lifeline_fd: int) -> None:
     # own, and are reaped.
     _SANDBOX.prctl(_SANDBOX.PR_SET_CHILD_SUBREAPER, 1)
     preload()
+    # The pre-built profile goes in a directory of the zygote's own, removed at once:
+    # each child points its shell at its run's IPython directory.
+    build_dir = tempfile.mkdtemp(prefix="jupyter-scripting-zygote-")
+    os.environ["IPYTHONDIR"] = build_dir
+    try:
+        prebuild()
+    finally:
+        os.environ.pop("IPYTHONDIR", None)
+        shutil.rmtree(build_dir, ignore_errors=True)
+    if threading.active_count() != 1:  # pragma: no cover - the shell started a thread
+        raise RuntimeError("building the kernel started a thread; forking would be unsafe")
     gc.collect()
     gc.freeze()  # keep the preloaded objects' pages shared with every child
     sock = socket.socket(fileno=protocol_fd)

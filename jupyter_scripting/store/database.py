@@ -225,8 +225,10 @@ class Database:
             parsed = parsed.set(drivername="postgresql+psycopg")
             driver = "psycopg"
         args: dict[str, Any] = {}
-        kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
         sqlite = backend == "sqlite"
+        # A server's connection can drop (restart, failover, idle timeout): test each one
+        # as it is taken. A SQLite file's cannot, and the test would cost every transaction.
+        kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": not sqlite}
         if sqlite:
             args.update(check_same_thread=False, timeout=30)
             if self._sqlite_in_memory(parsed):

@@ -29,6 +29,7 @@ from .database import (
     _execution_record,
     _is_int,
     _rowcount,
+    _script_record,
     _truncate,
 )
 from .models import Execution, ScriptVersion, Seat
@@ -36,9 +37,26 @@ from .records import (
     ExecutionRecord,
     ExecutionResult,
     Mode,
+    ScriptRecord,
     State,
 )
 from .seats import BACKGROUND, SeatsTaken, free_seats, notify_queue, take_seat
+
+
+def _check_new_execution(
+    script_id: str, execution_id: str, mode: str, state: str, method: object
+) -> None:
+    """The checks of ``create_execution``'s arguments (raises as it says)."""
+    if not rules.is_uuid(script_id):
+        raise ScriptNotFound(script_id)
+    if not rules.is_uuid(execution_id):
+        raise ValueError(f"execution_id must be a canonical UUID, not {execution_id!r}.")
+    if mode not in _MODES:
+        raise ValueError(f"Unknown execution mode {mode!r}.")
+    if state not in _STATES:
+        raise ValueError(f"Unknown execution state {state!r}.")
+    if not isinstance(method, str) or not 0 < len(method) <= _SHORT_LENGTH:
+        raise ValueError(f"Bad HTTP method {method!r}.")
 
 
 class ExecutionLog(Database):
@@ -68,50 +86,118 @@ class ExecutionLog(Database):
         for the tenant; ``ValueError`` for an ``execution_id`` that is not a canonical
         UUID or an unknown ``mode``/``state``.
         """
-        if not rules.is_uuid(script_id):
-            raise ScriptNotFound(script_id)
-        if not rules.is_uuid(execution_id):
-            raise ValueError(f"execution_id must be a canonical UUID, not {execution_id!r}.")
-        if mode not in _MODES:
-            raise ValueError(f"Unknown execution mode {mode!r}.")
-        if state not in _STATES:
-            raise ValueError(f"Unknown execution state {state!r}.")
-        if not isinstance(method, str) or not 0 < len(method) <= _SHORT_LENGTH:
-            raise ValueError(f"Bad HTTP method {method!r}.")
+        _check_new_execution(script_id, execution_id, mode, state, method)
 
         def work(session: Session) -> ExecutionRecord:
             script = self._script(session, tenant, script_id)
             # Versions are numbered 1..latest and never deleted one by one.
             if not _is_int(version) or not 1 <= version <= script.latest_version:
                 raise VersionNotFound(script_id, version)
-            now = self._now()
-            execution = Execution(
-                id=execution_id,
-                script_id=script_id,
-                version=version,
-                tenant=tenant,
-                mode=mode,
-                method=method,
-                state=state,
-                created_at=now,
-                started_at=now if state == "running" else None,
-                request=request,
-                node=node,
+            return self._log_execution(
+                session,
+                script.id,
+                version,
+                tenant,
+                execution_id,
+                mode,
+                method,
+                state,
+                request,
+                node,
+                seat,
             )
-            session.add(execution)
-            session.flush()
-            if seat is not None:
-                scope, slots = seat
-                taken = take_seat(
-                    session, scope, slots, execution_id=execution_id, node=node or "", now=now
-                )
-                if taken is None:
-                    raise SeatsTaken(scope, slots)  # the transaction is rolled back
-            if state == "queued":
-                notify_queue(session)
-            return _execution_record(execution)
 
         return await self._transact("log the execution", work)
+
+    async def log_run(
+        self,
+        *,
+        execution_id: str,
+        tenant: str,
+        script_id: str,
+        mode: Mode,
+        method: str,
+        state: State = "running",
+        request: bytes | None = None,
+        node: str | None = None,
+        seat: tuple[str, int] | None = None,
+        with_notebook: bool = False,
+    ) -> tuple[ScriptRecord, ExecutionRecord, str | None]:
+        """``create_execution`` for the script's latest version, read in the same
+        transaction: (the script, its execution, the version's notebook if
+        ``with_notebook``). One transaction where ``get_notebook`` then
+        ``create_execution`` took two (a run's path has one before it, one after)."""
+        _check_new_execution(script_id, execution_id, mode, state, method)
+
+        def work(session: Session) -> tuple[ScriptRecord, ExecutionRecord, str | None]:
+            script = self._script(session, tenant, script_id)
+            version = script.latest_version
+            notebook = None
+            if with_notebook:
+                notebook = session.scalar(
+                    select(ScriptVersion.notebook).where(
+                        ScriptVersion.script_id == script_id, ScriptVersion.version == version
+                    )
+                )
+                if notebook is None:
+                    raise VersionNotFound(script_id, version)
+            execution = self._log_execution(
+                session,
+                script.id,
+                version,
+                tenant,
+                execution_id,
+                mode,
+                method,
+                state,
+                request,
+                node,
+                seat,
+            )
+            return _script_record(script), execution, notebook
+
+        return await self._transact("log the execution", work)
+
+    def _log_execution(
+        self,
+        session: Session,
+        script_id: str,
+        version: int,
+        tenant: str,
+        execution_id: str,
+        mode: Mode,
+        method: str,
+        state: State,
+        request: bytes | None,
+        node: str | None,
+        seat: tuple[str, int] | None,
+    ) -> ExecutionRecord:
+        now = self._now()
+        execution = Execution(
+            id=execution_id,
+            script_id=script_id,
+            version=version,
+            tenant=tenant,
+            mode=mode,
+            method=method,
+            state=state,
+            created_at=now,
+            started_at=now if state == "running" else None,
+            request=request,
+            node=node,
+        )
+        session.add(execution)
+        session.flush()
+        if seat is not None:
+            scope, slots = seat
+            taken = take_seat(
+                session, scope, slots, execution_id=execution_id, node=node or "", now=now
+            )
+            if taken is None:
+                raise SeatsTaken(scope, slots)  # the transaction is rolled back
+        if state == "queued":
+            notify_queue(session)
+        return _execution_record(execution)
 
     async def finish_execution(self, execution_id: str, result: ExecutionResult) -> bool:
         """Store the outcome of a run and give back its seats (``ExecutionNotFound`` if it
