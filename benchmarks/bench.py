@@ -615,7 +615,16 @@ def print_targets(results: list[Result]) -> None:
             f"(= {ms(1.25 * kg_p50)} ms): {fork.p50 / kg_p50:.2f}x",
         )
     if fork.throughput is not None:
-        line(fork.throughput >= 30, f"{fork.throughput:.1f} runs/s at concurrency 10 >= 30")
+        line(
+            fork.throughput >= 40,
+            f"{fork.throughput:.1f} runs/s at concurrency 10 >= 40 (the aim: 50)",
+        )
+    if fork.cpu_per_run is not None:
+        parts = ", ".join(f"{part} {ms(value)}" for part, value in fork.cpu_parts.items())
+        line(
+            fork.cpu_per_run <= 0.040,
+            f"CPU {ms(fork.cpu_per_run)} ms per run, all processes together, <= 40 ms ({parts})",
+        )
     if fork.uss is not None:
         line(fork.uss <= 30 * 2**20, f"idle pooled kernel {fork.uss / 2**20:.1f} MB USS <= 30 MB")
     if papermill is not None and papermill.p50:
