@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
@@ -43,20 +44,31 @@ from .records import (
 from .seats import BACKGROUND, SeatsTaken, free_seats, notify_queue, take_seat
 
 
-def _check_new_execution(
-    script_id: str, execution_id: str, mode: str, state: str, method: object
-) -> None:
-    """The checks of ``create_execution``'s arguments (raises as it says)."""
-    if not rules.is_uuid(script_id):
-        raise ScriptNotFound(script_id)
-    if not rules.is_uuid(execution_id):
-        raise ValueError(f"execution_id must be a canonical UUID, not {execution_id!r}.")
-    if mode not in _MODES:
-        raise ValueError(f"Unknown execution mode {mode!r}.")
-    if state not in _STATES:
-        raise ValueError(f"Unknown execution state {state!r}.")
-    if not isinstance(method, str) or not 0 < len(method) <= _SHORT_LENGTH:
-        raise ValueError(f"Bad HTTP method {method!r}.")
+@dataclass(frozen=True)
+class _NewExecution:
+    """What ``create_execution`` and ``log_run`` log of a new run (see there)."""
+
+    execution_id: str
+    tenant: str
+    mode: Mode
+    method: str
+    state: State
+    request: bytes | None
+    node: str | None
+    seat: tuple[str, int] | None
+
+    def check(self, script_id: str) -> None:
+        """Raise as ``create_execution`` says for ids and values it refuses."""
+        if not rules.is_uuid(script_id):
+            raise ScriptNotFound(script_id)
+        if not rules.is_uuid(self.execution_id):
+            raise ValueError(f"execution_id must be a canonical UUID, not {self.execution_id!r}.")
+        if self.mode not in _MODES:
+            raise ValueError(f"Unknown execution mode {self.mode!r}.")
+        if self.state not in _STATES:
+            raise ValueError(f"Unknown execution state {self.state!r}.")
+        if not isinstance(self.method, str) or not 0 < len(self.method) <= _SHORT_LENGTH:
+            raise ValueError(f"Bad HTTP method {self.method!r}.")
 
 
 class ExecutionLog(Database):
@@ -86,26 +98,15 @@ class ExecutionLog(Database):
         for the tenant; ``ValueError`` for an ``execution_id`` that is not a canonical
         UUID or an unknown ``mode``/``state``.
         """
-        _check_new_execution(script_id, execution_id, mode, state, method)
+        new = _NewExecution(execution_id, tenant, mode, method, state, request, node, seat)
+        new.check(script_id)
 
         def work(session: Session) -> ExecutionRecord:
             script = self._script(session, tenant, script_id)
             # Versions are numbered 1..latest and never deleted one by one.
             if not _is_int(version) or not 1 <= version <= script.latest_version:
                 raise VersionNotFound(script_id, version)
-            return self._log_execution(
-                session,
-                script.id,
-                version,
-                tenant,
-                execution_id,
-                mode,
-                method,
-                state,
-                request,
-                node,
-                seat,
-            )
+            return self._log_execution(session, script.id, version, new)
 
         return await self._transact("log the execution", work)
 
@@ -127,7 +128,8 @@ class ExecutionLog(Database):
         transaction: (the script, its execution, the version's notebook if
         ``with_notebook``). One transaction where ``get_notebook`` then
         ``create_execution`` took two (a run's path has one before it, one after)."""
-        _check_new_execution(script_id, execution_id, mode, state, method)
+        new = _NewExecution(execution_id, tenant, mode, method, state, request, node, seat)
+        new.check(script_id)
 
         def work(session: Session) -> tuple[ScriptRecord, ExecutionRecord, str | None]:
             script = self._script(session, tenant, script_id)
@@ -141,61 +143,38 @@ class ExecutionLog(Database):
                 )
                 if notebook is None:
                     raise VersionNotFound(script_id, version)
-            execution = self._log_execution(
-                session,
-                script.id,
-                version,
-                tenant,
-                execution_id,
-                mode,
-                method,
-                state,
-                request,
-                node,
-                seat,
-            )
+            execution = self._log_execution(session, script.id, version, new)
             return _script_record(script), execution, notebook
 
         return await self._transact("log the execution", work)
 
     def _log_execution(
-        self,
-        session: Session,
-        script_id: str,
-        version: int,
-        tenant: str,
-        execution_id: str,
-        mode: Mode,
-        method: str,
-        state: State,
-        request: bytes | None,
-        node: str | None,
-        seat: tuple[str, int] | None,
+        self, session: Session, script_id: str, version: int, new: _NewExecution
     ) -> ExecutionRecord:
         now = self._now()
         execution = Execution(
-            id=execution_id,
+            id=new.execution_id,
             script_id=script_id,
             version=version,
-            tenant=tenant,
-            mode=mode,
-            method=method,
-            state=state,
+            tenant=new.tenant,
+            mode=new.mode,
+            method=new.method,
+            state=new.state,
             created_at=now,
-            started_at=now if state == "running" else None,
-            request=request,
-            node=node,
+            started_at=now if new.state == "running" else None,
+            request=new.request,
+            node=new.node,
         )
         session.add(execution)
         session.flush()
-        if seat is not None:
-            scope, slots = seat
+        if new.seat is not None:
+            scope, slots = new.seat
             taken = take_seat(
-                session, scope, slots, execution_id=execution_id, node=node or "", now=now
+                session, scope, slots, execution_id=new.execution_id, node=new.node or "", now=now
             )
             if taken is None:
                 raise SeatsTaken(scope, slots)  # the transaction is rolled back
-        if state == "queued":
+        if new.state == "queued":
             notify_queue(session)
         return _execution_record(execution)
 
