@@ -122,6 +122,7 @@ class ForkServer:
     def alive(self) -> bool:
         return (
             self._proc is not None
+            and self._writer is not None  # (None while a restart stops the process)
             and self._proc.returncode is None
             and self._reader_task is not None
             and not self._reader_task.done()
@@ -208,7 +209,8 @@ class ForkServer:
         log.debug("Kernel zygote %s of %s ready", self.pid, self.python)
 
     async def _request(self, request: dict[str, Any]) -> int:
-        assert self._writer is not None
+        if self._writer is None:  # another request's restart is stopping the process
+            raise ZygoteDied("the kernel zygote is being restarted")
         request_id = next(self._ids)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
