@@ -112,7 +112,9 @@ class Result:
     latencies: list[float] = field(default_factory=list)  # sequential, seconds
     concurrent_latencies: list[float] = field(default_factory=list)
     throughput: float | None = None  # runs per second at concurrency 10
-    cpu_per_run: float | None = None  # seconds
+    cpu_per_run: float | None = None  # seconds, the system's process tree
+    #: Seconds of CPU per run the whole machine spent, this benchmark's client excluded.
+    machine_cpu_per_run: float | None = None
     #: CPU seconds per run by part (jupyter_scripting only: see ``cpu_split``).
     cpu_parts: dict[str, float] = field(default_factory=dict)
     uss: float | None = None  # bytes per idle pooled kernel
@@ -183,6 +185,23 @@ def cpu_split(pid: int) -> dict[str, float]:
     except psutil.Error:
         pass
     return parts
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU time all the machine's CPUs spent busy so far (``/proc/stat``), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process (the benchmark's client threads), children excluded."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def children_cpu_seconds() -> float:
@@ -282,6 +301,7 @@ def run_concurrently(
             client.close()
 
     threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+    machine0, own0 = machine_busy_seconds(), own_cpu_seconds()
     cpu0, wall0 = cpu(), time.perf_counter()
     for thread in threads:
         thread.start()
@@ -289,8 +309,11 @@ def run_concurrently(
         thread.join()
     wall = time.perf_counter() - wall0
     used = cpu() - cpu0
+    machine1, own1 = machine_busy_seconds(), own_cpu_seconds()
     result.concurrent_latencies = latencies
     done = max(1, len(latencies))
+    if machine0 is not None and machine1 is not None:
+        result.machine_cpu_per_run = max(0.0, machine1 - machine0 - (own1 - own0)) / done
     return len(latencies) / wall, used / done
 
 
@@ -568,12 +591,17 @@ def print_table(results: list[Result]) -> None:
     kg_rps = max((r.throughput for r in kg if r.throughput), default=None)
     header = (
         f"{'system':<18} {'mode':<28} {'p50 ms':>8} {'p95 ms':>8} {'p50/KG':>7} "
-        f"{'runs/s@10':>9} {'/KG':>6} {'p50@10':>8} {'CPU ms/run':>10} {'USS MB':>7} {'errors':>6}"
+        f"{'runs/s@10':>9} {'/KG':>6} {'p50@10':>8} {'CPU ms/run':>10} {'machine':>7} "
+        f"{'USS MB':>7} {'errors':>6}"
     )
     print()
     print(
         f"Hello notebook, loopback, {os.cpu_count()} CPUs; KG = Kernel Gateway's best "
         f"(p50 {ms(kg_p50)} ms, {kg_rps or 0:.1f} runs/s)"
+    )
+    print(
+        "CPU ms/run: the system's processes (reaped ones included); machine: the whole "
+        "machine's busy CPU at concurrency 10 less this client's, per run"
     )
     print(header)
     print("-" * len(header))
@@ -583,7 +611,8 @@ def print_table(results: list[Result]) -> None:
         print(
             f"{r.system:<18} {r.mode:<28} {ms(r.p50):>8} {ms(r.p95):>8} {ratio(r.p50, kg_p50):>7} "
             f"{rps:>9} {ratio(r.throughput, kg_rps):>6} "
-            f"{ms(percentile(r.concurrent_latencies, 50)):>8} {ms(r.cpu_per_run):>10} {uss:>7} "
+            f"{ms(percentile(r.concurrent_latencies, 50)):>8} {ms(r.cpu_per_run):>10} "
+            f"{ms(r.machine_cpu_per_run):>7} {uss:>7} "
             f"{r.errors:>6}"
         )
     for r in results:
@@ -619,11 +648,13 @@ def print_targets(results: list[Result]) -> None:
             fork.throughput >= 40,
             f"{fork.throughput:.1f} runs/s at concurrency 10 >= 40 (the aim: 50)",
         )
-    if fork.cpu_per_run is not None:
+    cpu = fork.machine_cpu_per_run if fork.machine_cpu_per_run is not None else fork.cpu_per_run
+    if cpu is not None:
         parts = ", ".join(f"{part} {ms(value)}" for part, value in fork.cpu_parts.items())
         line(
-            fork.cpu_per_run <= 0.040,
-            f"CPU {ms(fork.cpu_per_run)} ms per run, all processes together, <= 40 ms ({parts})",
+            cpu <= 0.040,
+            f"CPU {ms(cpu)} ms per run, all processes together (the machine's), <= 40 ms "
+            f"(by process: {parts})",
         )
     if fork.uss is not None:
         line(fork.uss <= 30 * 2**20, f"idle pooled kernel {fork.uss / 2**20:.1f} MB USS <= 30 MB")
@@ -705,8 +736,8 @@ def print_sandbox_cost(results: list[Result]) -> None:
         return
     print()
     cpu = "-"
-    if on.cpu_per_run is not None and off.cpu_per_run is not None:
-        cpu = f"{(on.cpu_per_run - off.cpu_per_run) * 1000:+.1f} ms"
+    if on.machine_cpu_per_run is not None and off.machine_cpu_per_run is not None:
+        cpu = f"{(on.machine_cpu_per_run - off.machine_cpu_per_run) * 1000:+.1f} ms (machine)"
     rps = "-"
     if on.throughput and off.throughput:
         rps = f"{on.throughput:.1f} vs {off.throughput:.1f} runs/s at concurrency 10"

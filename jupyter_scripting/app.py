@@ -24,10 +24,15 @@ from .execution.sandbox_policy import Limits as SandboxLimits
 from .execution.sandbox_policy import Sandbox, SandboxUnavailable, jupyter_paths_to_hide
 from .handlers.base import NotFoundHandler
 from .handlers.keys import KeyHandler, KeysHandler
-from .handlers.logs import ExecutionHandler, ExecutionNotebookHandler, LogHandler
+from .handlers.logs import (
+    ExecutionEventsHandler,
+    ExecutionHandler,
+    ExecutionNotebookHandler,
+    LogHandler,
+)
 from .handlers.openapi import OpenApiHandler
 from .handlers.runs import BackgroundHandler, RunHandler
-from .handlers.scripts import NotebookHandler, ScriptHandler, ScriptsHandler
+from .handlers.scripts import NotebookHandler, SchemaHandler, ScriptHandler, ScriptsHandler
 from .http_limits import widen_header_limit
 from .metrics import SANDBOX_ACTIVE
 from .paths import default_database_url
@@ -432,6 +437,7 @@ class ScriptingApp(ExtensionApp):
                 (r"/scripting/script/?", ScriptsHandler),
                 (rf"{script}/?", ScriptHandler),
                 (rf"{script}/notebook/?", NotebookHandler),
+                (rf"{script}/schema/?", SchemaHandler),
                 (rf"{script}/run/?", RunHandler),
                 (rf"{script}/background/?", BackgroundHandler),
                 (rf"/scripting/log/script/{_ID}/?", LogHandler),
@@ -439,6 +445,7 @@ class ScriptingApp(ExtensionApp):
                 (rf"/scripting/key/{_ID}/?", KeyHandler),
                 (rf"{execution}/?", ExecutionHandler),
                 (rf"{execution}/notebook/?", ExecutionNotebookHandler),
+                (rf"{execution}/events/?", ExecutionEventsHandler),
                 (r"/scripting/openapi.json", OpenApiHandler),
                 (r"/scripting(?:/.*)?", NotFoundHandler),
             ]

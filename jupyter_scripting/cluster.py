@@ -46,6 +46,7 @@ class Membership:
         deadlines: dict[str, float],
         wake_queue: Callable[[], None],
         log: logging.Logger,
+        on_events: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.node = node
@@ -56,6 +57,8 @@ class Membership:
         self.node_timeout = node_timeout
         self.deadlines = deadlines
         self.wake_queue = wake_queue
+        #: Told the id of a run another node wrote live events or the result of.
+        self.on_events = on_events
         self.log = log
         self._registered = False
         self._beating: asyncio.Task[None] | None = None
@@ -95,8 +98,13 @@ class Membership:
             with contextlib.suppress(RuntimeError):  # the loop has closed
                 loop.call_soon_threadsafe(self.wake_queue)
 
+        def told(execution_id: str) -> None:
+            if self.on_events is not None:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self.on_events, execution_id)
+
         def listen() -> None:
-            self.store.listen_queue(wake, self._stop_listening)
+            self.store.listen_queue(wake, self._stop_listening, told)
 
         self._listener = threading.Thread(
             target=listen, name="scripting-queue-listener", daemon=True

@@ -38,6 +38,21 @@ class BadRequest(ScriptingError):
     reason = "bad-request"
 
 
+class InvalidParameters(ScriptingError):
+    """The request's values do not fit the script's parameters (README, "Parameters")."""
+
+    status = 422
+    reason = "invalid-parameters"
+
+    def __init__(self, problems: list[dict[str, str]], *, execution_id: str | None = None):
+        listed = "; ".join(f"{p['name']}: {p['problem']}" for p in problems)
+        super().__init__(f"The script's parameters were not given right: {listed}.")
+        self.problems = problems
+
+    def document(self, traceback: str | None = None) -> dict[str, object]:
+        return {**super().document(traceback), "problems": self.problems}
+
+
 class NotAuthenticated(ScriptingError):
     """No identity could be established for the caller."""
 

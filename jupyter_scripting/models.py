@@ -24,6 +24,7 @@ def script_model(script: ScriptRecord) -> dict[str, Any]:
         "createdAt": iso(script.created_at),
         "updatedAt": iso(script.updated_at),
         "timeout": script.timeout,
+        "parameters": script.parameters,
     }
 
 

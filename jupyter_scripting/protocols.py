@@ -10,8 +10,8 @@ with a runner of the test's own, in milliseconds, beside the real-kernel tests.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from .execution.kernels import Lease
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .store.records import (
         ApiKeyRecord,
         ClaimedRun,
+        EventRecord,
         ExecutionRecord,
         ExecutionResult,
         Mode,
@@ -48,8 +49,21 @@ class RunnerProtocol(Protocol):
     def kernels(self) -> KernelProviderProtocol: ...
 
     async def run(
-        self, notebook: str, request: RunRequest, *, execution_id: str, timeout: float
+        self,
+        notebook: str,
+        request: RunRequest,
+        *,
+        execution_id: str,
+        timeout: float,
+        parameters: Mapping[str, Any] | None = None,
+        events: EventSink | None = None,
     ) -> RunOutcome: ...
+
+
+class EventSink(Protocol):
+    """Where a runner reports a run's live events (``live.RunEvents``)."""
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None: ...
 
 
 class NodeRegistryProtocol(Protocol):
@@ -66,7 +80,12 @@ class NodeRegistryProtocol(Protocol):
         lost: Callable[[str], bytes],
         overdue: Callable[[str], bytes],
     ) -> Reaped: ...
-    def listen_queue(self, wake: Callable[[], None], stop: threading.Event) -> bool: ...
+    def listen_queue(
+        self,
+        wake: Callable[[], None],
+        stop: threading.Event,
+        events: Callable[[str], None] | None = None,
+    ) -> bool: ...
 
 
 class StoreProtocol(NodeRegistryProtocol, Protocol):
@@ -89,7 +108,13 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
         self, tenant: str, script_id: str, notebook: str, *, name: str | None = None
     ) -> ScriptRecord: ...
     async def update_script(
-        self, tenant: str, script_id: str, *, name: object = ..., timeout: object = ...
+        self,
+        tenant: str,
+        script_id: str,
+        *,
+        name: object = ...,
+        timeout: object = ...,
+        parameters: object = ...,
     ) -> ScriptRecord: ...
     async def delete_script(self, tenant: str, script_id: str) -> None: ...
 
@@ -121,8 +146,18 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
         node: str | None = None,
         seat: tuple[str, int] | None = None,
         with_notebook: bool = False,
+        check: Callable[[ScriptRecord, str], None] | None = None,
     ) -> tuple[ScriptRecord, ExecutionRecord, str | None]: ...
-    async def finish_execution(self, execution_id: str, result: ExecutionResult) -> bool: ...
+    async def finish_execution(
+        self,
+        execution_id: str,
+        result: ExecutionResult,
+        events: Sequence[EventRecord] = (),
+    ) -> bool: ...
+    async def append_events(self, execution_id: str, events: Sequence[EventRecord]) -> None: ...
+    async def read_events(
+        self, tenant: str, script_id: str, execution_id: str, *, after: int, limit: int
+    ) -> tuple[ExecutionRecord, bytes | None, list[EventRecord]]: ...
     async def mark_interrupted(self, node: str, content: Callable[[str], bytes]) -> int: ...
     async def last_executions(
         self, tenant: str, script_ids: list[str]

@@ -90,6 +90,13 @@ def timeout(value: object) -> float | None:
     return float(value)
 
 
+def parameters_mode(value: object) -> str | None:
+    """A script's parameters setting: "strict", "lenient", "off", or None (by notebook)."""
+    if value is None or value in ("strict", "lenient", "off"):
+        return value
+    raise BadRequest('"parameters" must be "strict", "lenient", "off" or null.')
+
+
 def role(value: object) -> Role:
     """One of ``ROLES``."""
     for known in ROLES:

@@ -16,6 +16,7 @@ import json
 import logging
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,11 +24,12 @@ import nbformat
 from nbformat.validator import NotebookValidationError, normalize
 from nbformat.warnings import MissingIDFieldWarning
 
-from . import metrics, rules
+from . import live, metrics, parameters, rules
 from .cluster import Membership
 from .errors import (
     BadRequest,
     ClientDisconnected,
+    InvalidParameters,
     RunInterrupted,
     ScriptingError,
     ServiceStopping,
@@ -36,10 +38,12 @@ from .errors import (
 from .execution.outcome import Failed, RunOutcome
 from .execution.queue import BackgroundDispatcher
 from .execution.runner import RunRequest
+from .live import EventsHub, RunEvents
 from .protocols import RunnerProtocol, StoreProtocol
 from .store.records import (
     ApiKeyRecord,
     ClaimedRun,
+    EventRecord,
     ExecutionRecord,
     ExecutionResult,
     ScriptRecord,
@@ -186,6 +190,9 @@ class ScriptingService:
         self.log = log or logging.getLogger(__name__)
         self.store = store
         self.runner = runner
+        self.declarations = parameters.Declarations()
+        #: Wakes the live streams of this node (README, "Live output").
+        self.events_hub = EventsHub()
         self.limits = limits
         #: The name this server writes on the runs it executes (see ``mark_interrupted``).
         self.node = node
@@ -214,6 +221,7 @@ class ScriptingService:
             deadlines={"sync": limits.sync_timeout, "background": limits.background_timeout},
             wake_queue=self.background.wake,
             log=self.log,
+            on_events=self.events_hub.notify,
         )
 
     def _node_background_capacity(self) -> int:
@@ -314,10 +322,13 @@ class ScriptingService:
         return await self.store.add_version(tenant, script_id, notebook, name=name)
 
     async def update_script(self, tenant: str, script_id: str, changes: Any) -> ScriptRecord:
-        """Apply a PATCH body: ``name`` and/or ``timeout`` (seconds, or null to clear)."""
+        """Apply a PATCH body: ``name``, ``timeout`` (seconds, or null to clear) and/or
+        ``parameters`` ("strict", "lenient", "off", or null: by the notebook)."""
         if not isinstance(changes, dict) or not changes:
-            raise BadRequest('PATCH takes a JSON object with "name" and/or "timeout".')
-        unknown = sorted(set(changes) - {"name", "timeout"})
+            raise BadRequest(
+                'PATCH takes a JSON object with "name", "timeout" and/or "parameters".'
+            )
+        unknown = sorted(set(changes) - {"name", "timeout", "parameters"})
         if unknown:
             raise BadRequest(f"Unknown script settings: {', '.join(unknown)}.")
         kwargs: dict[str, object] = {}
@@ -325,9 +336,15 @@ class ScriptingService:
             kwargs["name"] = rules.script_name(changes["name"])
         if "timeout" in changes:
             kwargs["timeout"] = rules.timeout(changes["timeout"])
+        if "parameters" in changes:
+            kwargs["parameters"] = rules.parameters_mode(changes["parameters"])
         await self.ensure_ready()
         return await self.store.update_script(
-            tenant, script_id, name=kwargs.get("name", UNSET), timeout=kwargs.get("timeout", UNSET)
+            tenant,
+            script_id,
+            name=kwargs.get("name", UNSET),
+            timeout=kwargs.get("timeout", UNSET),
+            parameters=kwargs.get("parameters", UNSET),
         )
 
     async def delete_script(self, tenant: str, script_id: str) -> None:
@@ -361,7 +378,9 @@ class ScriptingService:
             "The caller disconnected before the run ended; its kernel was stopped.",
             execution_id=execution_id,
         )
-        # The script read, the run logged and its seat taken: one transaction.
+        # The script read, its parameters checked, the run logged and its seat taken: one
+        # transaction.
+        values: list[dict[str, Any] | None] = []
         logging_it = asyncio.ensure_future(
             self.store.log_run(
                 execution_id=execution_id,
@@ -372,6 +391,7 @@ class ScriptingService:
                 node=self.node,
                 seat=(sync_scope(tenant), limit),
                 with_notebook=True,
+                check=self._parameters_check(request, values),
             )
         )
         try:
@@ -391,25 +411,62 @@ class ScriptingService:
             raise
         self._sync_runs += 1
         metrics.SYNC_IN_FLIGHT.inc()
+        live = self._live(execution_id)
         try:
             outcome = await self.runner.run(
                 notebook,
                 request,
                 execution_id=execution_id,
                 timeout=self.effective_timeout(script.timeout, self.limits.sync_timeout),
+                parameters=values[0] if values else None,
+                events=live,
             )
         except asyncio.CancelledError:
             # The caller went away: the runner has stopped the kernel; close the log.
             metrics.record_run("sync", ClientDisconnected.reason, 0.0)
-            await asyncio.shield(self._record_error(execution_id, disconnected))
+            await asyncio.shield(self._record_error(execution_id, disconnected, live))
             raise
         except Exception:
-            await asyncio.shield(self._record_error(execution_id, self._broken(execution_id)))
+            await asyncio.shield(self._record_error(execution_id, self._broken(execution_id), live))
             raise
         finally:
             self._sync_runs -= 1
             metrics.SYNC_IN_FLIGHT.dec()
-        return SyncRun(execution_id, await self._record(execution_id, outcome, "sync"))
+        return SyncRun(execution_id, await self._record(execution_id, outcome, "sync", live))
+
+    def parameter_values(
+        self, setting: str | None, notebook: str, request: RunRequest
+    ) -> dict[str, Any] | None:
+        """The values to inject for this request (None: the script takes no parameters);
+        ``InvalidParameters`` names every problem."""
+        declared = self.declarations.of(notebook)
+        mode = parameters.effective_mode(setting, declared)
+        if mode == "off":
+            return None
+        content_type = next(
+            (value for name, value in request.headers if name.lower() == "content-type"), None
+        )
+        return parameters.values_of(declared or [], mode, request.body, content_type, request.query)
+
+    async def parameters_schema(self, tenant: str, script_id: str) -> dict[str, Any]:
+        """The JSON Schema of the latest version's parameters."""
+        script, version, notebook = await self.get_notebook(tenant, script_id, None)
+        declared = self.declarations.of(notebook)
+        mode = parameters.effective_mode(script.parameters, declared)
+        document = parameters.schema(declared, mode, f"{script.name} (version {version})")
+        document["x-script"] = {"scriptId": script.id, "version": version}
+        return document
+
+    def _parameters_check(
+        self, request: RunRequest, found: list[dict[str, Any] | None]
+    ) -> Callable[[ScriptRecord, str], None]:
+        """``log_run``'s check: refuses the run (422) before it is logged; the values go
+        into ``found``."""
+
+        def check(script: ScriptRecord, notebook: str) -> None:
+            found.append(self.parameter_values(script.parameters, notebook, request))
+
+        return check
 
     async def run_background(self, tenant: str, script_id: str, request: RunRequest) -> str:
         """Queue a run of the latest version; once this returns it is durably recorded."""
@@ -424,6 +481,10 @@ class ScriptingService:
             method=request.method,
             state="queued",
             request=request.to_json(),
+            # Its parameters are checked now (422 before it is queued) and again when it
+            # runs (its script may have a new version by then).
+            with_notebook=True,
+            check=self._parameters_check(request, []),
         )
         self.background.wake()
         return execution_id
@@ -449,6 +510,14 @@ class ScriptingService:
             self.log.exception("Background run %s: unreadable queued request", execution_id)
             request = RunRequest(claimed.execution.method, "", {}, [], b"")
         try:
+            values = self.parameter_values(claimed.script_parameters, claimed.notebook, request)
+        except InvalidParameters as e:
+            e.execution_id = execution_id
+            metrics.record_run("background", e.reason, 0.0)
+            await asyncio.shield(self._record_error(execution_id, e))
+            return
+        live = self._live(execution_id)
+        try:
             outcome = await self.runner.run(
                 claimed.notebook,
                 request,
@@ -456,11 +525,13 @@ class ScriptingService:
                 timeout=self.effective_timeout(
                     claimed.script_timeout, self.limits.background_timeout
                 ),
+                parameters=values,
+                events=live,
             )
         except Exception:
-            await asyncio.shield(self._record_error(execution_id, self._broken(execution_id)))
+            await asyncio.shield(self._record_error(execution_id, self._broken(execution_id), live))
             raise
-        await self._record(execution_id, outcome, "background")
+        await self._record(execution_id, outcome, "background", live)
 
     @staticmethod
     def _broken(execution_id: str) -> ScriptingError:
@@ -470,9 +541,16 @@ class ScriptingService:
             execution_id=execution_id,
         )
 
-    async def _record_error(self, execution_id: str, error: ScriptingError) -> None:
+    def _live(self, execution_id: str) -> RunEvents:
+        """The recorder of a run's live events."""
+        return RunEvents(self.store, self.events_hub, execution_id, log=self.log)
+
+    async def _record_error(
+        self, execution_id: str, error: ScriptingError, live: RunEvents | None = None
+    ) -> None:
         """Close the log of a run that ended without an outcome (and give back its seat)."""
         now = dt.datetime.now(dt.UTC)
+        events = await live.close() if live is not None else []
         await self.store.finish_execution(
             execution_id,
             ExecutionResult(
@@ -486,9 +564,13 @@ class ScriptingService:
                 finished_at=now,
                 duration_ms=0.0,
             ),
+            events,
         )
+        self.events_hub.notify(execution_id)
 
-    async def _record(self, execution_id: str, outcome: RunOutcome, mode: str) -> RunOutcome:
+    async def _record(
+        self, execution_id: str, outcome: RunOutcome, mode: str, live: RunEvents
+    ) -> RunOutcome:
         """Write how the run ended into its log (and count it); returns what was written."""
         if self._stopping and isinstance(outcome, Failed):
             # The kernel was stopped under it: whatever it then reported, it was stopped.
@@ -509,6 +591,7 @@ class ScriptingService:
                 outcome.answer.body,
                 "finished",
             )
+        events = await live.close()
         stored = await self.store.finish_execution(
             execution_id,
             ExecutionResult(
@@ -522,7 +605,9 @@ class ScriptingService:
                 finished_at=outcome.finished_at,
                 duration_ms=outcome.duration_ms,
             ),
+            events,
         )
+        self.events_hub.notify(execution_id)
         if not stored:
             self.log.warning(
                 "Run %s ended (%s) after another node had recorded it as node-lost; the "
@@ -576,3 +661,18 @@ class ScriptingService:
     ) -> tuple[ExecutionRecord, str | None]:
         await self.ensure_ready()
         return await self.store.get_execution_notebook(tenant, script_id, execution_id)
+
+    async def read_events(
+        self, tenant: str, script_id: str, execution_id: str, after: int
+    ) -> tuple[ExecutionRecord, bytes | None, list[EventRecord]]:
+        """A page of the run's live events after number ``after``, with its record (and
+        its content once it has ended: then every event of it is written)."""
+        await self.ensure_ready()
+        return await self.store.read_events(
+            tenant, script_id, execution_id, after=after, limit=live.PAGE
+        )
+
+    @property
+    def stopping(self) -> bool:
+        """The server is shutting down (live streams end)."""
+        return self._stopping

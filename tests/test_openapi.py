@@ -22,7 +22,7 @@ from tornado.httpclient import HTTPResponse
 
 from jupyter_scripting.handlers.base import NotFoundHandler
 
-from .helpers import body_json, notebook_of
+from .helpers import body_json, load_notebook, notebook_of
 
 DOCUMENT = Path(__file__).parents[1] / "api" / "openapi.yaml"
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -200,6 +200,13 @@ async def test_live_answers_conform(api, jp_auth_header) -> None:
     await check("GET", f"scripting/script/{sid}/run", headers=filler, expect=431)
     quiet = await create("quiet", notebook_of("x = 1"))
     await check("GET", f"scripting/script/{quiet}/run", expect=204)
+    # Parameters: the schema, and a value that does not fit it.
+    typed = await create("typed", load_notebook("papermill_typed"))
+    await check("GET", f"scripting/script/{typed}/schema", expect=200)
+    await check("GET", f"scripting/script/{MISSING}/schema", expect=404)
+    await check("POST", f"scripting/script/{typed}/run", body=b'{"c": "x"}', expect=422)
+    await check("POST", f"scripting/script/{typed}/background", body=b'{"c": 1.5}', expect=422)
+    await check("PATCH", f"scripting/script/{typed}", body=b'{"parameters": "off"}', expect=200)
     slow_id = await create("slow", notebook_of("import time\ntime.sleep(30)"))
     await check("PATCH", f"scripting/script/{slow_id}", body=b'{"timeout": 0.5}', expect=200)
     await check("GET", f"scripting/script/{slow_id}/run", expect=504)
@@ -234,6 +241,9 @@ async def test_live_answers_conform(api, jp_auth_header) -> None:
     await check("GET", f"scripting/log/script/{sid}/execution/{run_id}/notebook", expect=200)
     await check("GET", f"scripting/log/script/{sid}/execution/{MISSING}", expect=404)
     await check("GET", f"scripting/log/script/{sid}/execution/{MISSING}/notebook", expect=404)
+    await check("GET", f"scripting/log/script/{sid}/execution/{run_id}/events", expect=200)
+    await check("GET", f"scripting/log/script/{sid}/execution/{run_id}/events?after=x", expect=400)
+    await check("GET", f"scripting/log/script/{sid}/execution/{MISSING}/events", expect=404)
 
     # Keys, a runner's 403, a stranger's 401.
     key_body = b'{"user": "ci", "role": "runner"}'

@@ -60,7 +60,14 @@ class GatedRunner:
         return self._kernels
 
     async def run(
-        self, notebook: str, request: RunRequest, *, execution_id: str, timeout: float
+        self,
+        notebook: str,
+        request: RunRequest,
+        *,
+        execution_id: str,
+        timeout: float,
+        parameters: object = None,
+        events: object = None,
     ) -> RunOutcome:
         end = self._ends[execution_id] = asyncio.get_running_loop().create_future()
         self.started.put_nowait(execution_id)

@@ -23,6 +23,7 @@ from nbformat.v4 import new_output
 from traitlets import Integer
 
 from ..errors import OutputTooLarge
+from ..protocols import EventSink
 
 #: IOPub messages that carry output (an update replaces a display, but is output sent).
 OUTPUT_MESSAGES = frozenset(
@@ -76,6 +77,8 @@ class CappedNotebookClient(NotebookClient):
         self.output_bytes = 0
         #: Set once the cap was crossed: the run is over, and this is its error.
         self.overflow: OutputTooLarge | None = None
+        #: Where each output is also reported as it arrives (the run's live events).
+        self.events: EventSink | None = None
 
     def process_message(
         self, msg: dict[str, Any], cell: NotebookNode, cell_index: int
@@ -89,6 +92,8 @@ class CappedNotebookClient(NotebookClient):
                 self._stop(msg, cell, limit)
                 return None
             self.output_bytes += size
+        if self.events is not None and msg["msg_type"] in OUTPUT_MESSAGES:
+            live_event(self.events, msg["msg_type"], msg["content"])
         return super().process_message(msg, cell, cell_index)
 
     def _stop(self, msg: dict[str, Any], cell: NotebookNode, limit: int) -> None:
@@ -113,6 +118,30 @@ class CappedNotebookClient(NotebookClient):
         # than let the script run on until the deadline.
         if self.task_poll_for_reply is not None:
             self.task_poll_for_reply.cancel()
+
+
+def live_event(events: EventSink, msg_type: str, content: dict[str, Any]) -> None:
+    """Report one output message as a live event (README, "Live output")."""
+    if msg_type == "stream":
+        events.emit("stream", {"name": content.get("name"), "text": str(content.get("text", ""))})
+    elif msg_type == "error":
+        events.emit(
+            "cell-error",
+            {
+                "ename": content.get("ename"),
+                "evalue": content.get("evalue"),
+                "traceback": content.get("traceback", []),
+            },
+        )
+    else:
+        events.emit(
+            "display",
+            {
+                "output_type": msg_type,
+                "data": content.get("data", {}),
+                "metadata": content.get("metadata", {}),
+            },
+        )
 
 
 def check_response_dump(dump: dict[str, Any] | None, limit: int | None) -> None:

@@ -18,6 +18,7 @@ import functools
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -28,6 +29,8 @@ from traitlets import Instance, Integer
 from traitlets.config import LoggingConfigurable
 
 from ..errors import BadScriptAnswer, RunNotStarted
+from ..parameters import inject as inject_parameters
+from ..protocols import EventSink
 from .answer import Answer, build_answer
 from .kernels import KernelHandle, KernelProvider
 from .outcome import Answered, Evidence, Failed, RunOutcome, classify
@@ -166,13 +169,24 @@ class Runner(LoggingConfigurable):
         self.notebooks = NotebookCache()
 
     async def run(
-        self, notebook: str, request: RunRequest, *, execution_id: str, timeout: float
+        self,
+        notebook: str,
+        request: RunRequest,
+        *,
+        execution_id: str,
+        timeout: float,
+        parameters: Mapping[str, Any] | None = None,
+        events: EventSink | None = None,
     ) -> RunOutcome:
         """Run ``notebook`` for ``request`` within ``timeout`` seconds, kernel start
         included; never raises for the script's own failures (only the caller's
-        cancellation passes through, once the kernel is gone)."""
+        cancellation passes through, once the kernel is gone). ``parameters``: values
+        injected after the ``parameters`` cell (None: the notebook runs as it is);
+        ``events``: told each cell's start and each output as they come."""
         started_at, start = _utcnow(), time.perf_counter()
         nb = self.notebooks.read(notebook)
+        if parameters is not None:
+            inject_parameters(nb, parameters)
         kernel_name = (nb.metadata.get("kernelspec") or {}).get("name") or DEFAULT_KERNEL
         lease = self.kernels.lease(kernel_name)
         deadline = asyncio.timeout(timeout)
@@ -181,6 +195,7 @@ class Runner(LoggingConfigurable):
             # The deadline ends before the lease does: a kernel is never killed halfway.
             async with lease, deadline:
                 client = self._client(nb, await lease.acquire())
+                client.events = events
                 answer = await self._execute(client, nb, request, execution_id)
         except (Exception, asyncio.CancelledError) as exc:
             task = asyncio.current_task()
@@ -255,7 +270,13 @@ class Runner(LoggingConfigurable):
             replies[cell_index] = execute_reply["content"]
 
         client.on_cell_executed = on_executed
+        executed = _code_cells(nb, client.skip_cells_with_tag)
         for index, cell in enumerate(nb.cells):
+            if client.events is not None and index in executed:
+                client.events.emit(
+                    "progress",
+                    {"cell": executed[index], "cells": len(executed), "index": index},
+                )
             if index == last:
                 kc: Any = client.kc
                 kc.execute = functools.partial(kc.execute, user_expressions=READBACK)
@@ -288,6 +309,18 @@ class Runner(LoggingConfigurable):
 
 #: The ``user_expressions`` entry that reads the kernel-side ``response`` back.
 READBACK = {"response": "__jupyter_scripting__.dump()"}
+
+
+def _code_cells(nb: Any, skip_tag: str) -> dict[int, int]:
+    """The cells nbclient will send to the kernel: index → 1, 2, … in order."""
+    indices = [
+        index
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and cell.source.strip()
+        and skip_tag not in cell.metadata.get("tags", [])
+    ]
+    return {index: number for number, index in enumerate(indices, 1)}
 
 
 def _last_code_cell(nb: Any, skip_tag: str) -> int | None:

@@ -13,6 +13,7 @@ from tornado import web
 from ..auth import ScriptingUser
 from ..errors import (
     BadRequest,
+    InvalidParameters,
     NotAuthenticated,
     NotFound,
     ScriptingError,
@@ -109,7 +110,8 @@ class ScriptingHandler(ExtensionHandlerMixin, APIHandler):
             super().log_exception(typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Every error is ``{"message", "reason", "executionId"}`` and nothing more."""
+        """Every error is ``{"message", "reason", "executionId"}`` and nothing more (but
+        ``problems``, one per parameter, on a 422)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ScriptingError):
             status_code, message, reason = exc.status, exc.message, exc.reason
@@ -137,9 +139,14 @@ class ScriptingHandler(ExtensionHandlerMixin, APIHandler):
             self.set_header("WWW-Authenticate", 'Bearer realm="jupyter_scripting"')
         if status_code == 405:
             self.set_header("Allow", ", ".join(self.allowed_methods()))
-        self.finish(
-            json.dumps({"message": message, "reason": reason, "executionId": self._execution_id})
-        )
+        body: dict[str, Any] = {
+            "message": message,
+            "reason": reason,
+            "executionId": self._execution_id,
+        }
+        if isinstance(exc, InvalidParameters):
+            body["problems"] = exc.problems
+        self.finish(json.dumps(body))
 
     # -- helpers --------------------------------------------------------------------
     @classmethod

@@ -72,6 +72,17 @@ class ScriptHandler(ScriptingHandler):
         self.finish()
 
 
+class SchemaHandler(ScriptingHandler):
+    """``/scripting/script/{id}/schema``: the parameters of the latest version, as the
+    JSON Schema of a run's body (README, "Parameters")."""
+
+    @web.authenticated
+    @authorized("read", SCRIPTS)
+    async def get(self, script_id: str) -> None:
+        document = await self.service.parameters_schema(self.tenant, self.script_id(script_id))
+        self.write_json(document)
+
+
 class NotebookHandler(ScriptingHandler):
     """``/scripting/script/{id}/notebook``: the notebook of a version (latest by default)."""
 

@@ -27,6 +27,7 @@ from ..errors import (
     StoreMisconfigured,
 )
 from ..rules import Role
+from .events import notify_events
 from .models import ApiKey, Execution, Script
 from .records import (
     ApiKeyRecord,
@@ -110,6 +111,7 @@ def _script_record(script: Script) -> ScriptRecord:
         created_at=script.created_at,
         updated_at=script.updated_at,
         timeout=script.timeout,
+        parameters=script.parameters,
     )
 
 
@@ -339,6 +341,7 @@ class Database:
                 )
                 .execution_options(synchronize_session=False)
             )
+            notify_events(session, execution_id)
         if BACKGROUND in free_seats(session, ids):
             notify_queue(session)
         return ids

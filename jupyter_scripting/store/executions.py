@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,8 +33,10 @@ from .database import (
     _script_record,
     _truncate,
 )
-from .models import Execution, ScriptVersion, Seat
+from .events import insert_events
+from .models import Execution, ExecutionEvent, ScriptVersion, Seat
 from .records import (
+    EventRecord,
     ExecutionRecord,
     ExecutionResult,
     Mode,
@@ -123,11 +125,15 @@ class ExecutionLog(Database):
         node: str | None = None,
         seat: tuple[str, int] | None = None,
         with_notebook: bool = False,
+        check: Callable[[ScriptRecord, str], None] | None = None,
     ) -> tuple[ScriptRecord, ExecutionRecord, str | None]:
         """``create_execution`` for the script's latest version, read in the same
         transaction: (the script, its execution, the version's notebook if
         ``with_notebook``). One transaction where ``get_notebook`` then
-        ``create_execution`` took two (a run's path has one before it, one after)."""
+        ``create_execution`` took two (a run's path has one before it, one after).
+
+        ``check(script, notebook)`` (with ``with_notebook``) may refuse the run before it
+        is logged: what it raises rolls the transaction back and reaches the caller."""
         new = _NewExecution(execution_id, tenant, mode, method, state, request, node, seat)
         new.check(script_id)
 
@@ -143,8 +149,11 @@ class ExecutionLog(Database):
                 )
                 if notebook is None:
                     raise VersionNotFound(script_id, version)
+            record = _script_record(script)
+            if check is not None and notebook is not None:
+                check(record, notebook)
             execution = self._log_execution(session, script.id, version, new)
-            return _script_record(script), execution, notebook
+            return record, execution, notebook
 
         return await self._transact("log the execution", work)
 
@@ -178,14 +187,21 @@ class ExecutionLog(Database):
             notify_queue(session)
         return _execution_record(execution)
 
-    async def finish_execution(self, execution_id: str, result: ExecutionResult) -> bool:
-        """Store the outcome of a run and give back its seats (``ExecutionNotFound`` if it
-        is not logged). False, storing nothing, when the run was closed already: the
-        reaper recorded it ``node-lost`` while this node was taken for dead."""
+    async def finish_execution(
+        self,
+        execution_id: str,
+        result: ExecutionResult,
+        events: Sequence[EventRecord] = (),
+    ) -> bool:
+        """Store the outcome of a run with its last live ``events`` and give back its
+        seats (``ExecutionNotFound`` if it is not logged). False, storing nothing, when
+        the run was closed already: the reaper recorded it ``node-lost`` while this node
+        was taken for dead."""
         if not rules.is_uuid(execution_id):
             raise ExecutionNotFound(execution_id)
         if result.state not in _STATES:
             raise ValueError(f"Unknown execution state {result.state!r}.")
+        now = self._now()
 
         def work(session: Session) -> bool:
             updated = session.execute(
@@ -210,6 +226,7 @@ class ExecutionLog(Database):
                 if known is None:
                     raise ExecutionNotFound(execution_id)
                 return False
+            insert_events(session, execution_id, events, now)
             if BACKGROUND in free_seats(session, [execution_id]):
                 notify_queue(session)
             return True
@@ -313,6 +330,44 @@ class ExecutionLog(Database):
             return _execution_record(row), bytes(row.content or b"")
 
         return await self._transact("read the execution", work)
+
+    async def append_events(self, execution_id: str, events: Sequence[EventRecord]) -> None:
+        """Store a batch of a running execution's live events (``ExecutionNotFound`` if
+        it is not logged)."""
+        if not rules.is_uuid(execution_id):
+            raise ExecutionNotFound(execution_id)
+        if not events:
+            return
+        now = self._now()
+
+        def work(session: Session) -> None:
+            insert_events(session, execution_id, events, now)
+
+        await self._transact("store the live events of the execution", work)
+
+    async def read_events(
+        self, tenant: str, script_id: str, execution_id: str, *, after: int, limit: int
+    ) -> tuple[ExecutionRecord, bytes | None, list[EventRecord]]:
+        """The record, its content once it has ended (else None), and up to ``limit`` of
+        its live events after number ``after``, read together: a run seen ended has all
+        its events written."""
+        self._check_ids(script_id, execution_id)
+
+        def work(session: Session) -> tuple[ExecutionRecord, bytes | None, list[EventRecord]]:
+            row = self._execution_row(session, tenant, script_id, execution_id, Execution.content)
+            events = [
+                EventRecord(seq=seq, kind=kind, data=data)
+                for seq, kind, data in session.execute(
+                    select(ExecutionEvent.seq, ExecutionEvent.kind, ExecutionEvent.data)
+                    .where(ExecutionEvent.execution_id == execution_id, ExecutionEvent.seq > after)
+                    .order_by(ExecutionEvent.seq)
+                    .limit(limit)
+                )
+            ]
+            ended = row.state in _DONE_STATES
+            return _execution_record(row), bytes(row.content or b"") if ended else None, events
+
+        return await self._transact("read the live events of the execution", work)
 
     async def get_execution_notebook(
         self, tenant: str, script_id: str, execution_id: str

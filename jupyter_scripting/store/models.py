@@ -75,6 +75,8 @@ class Script(Base):
     name: Mapped[str] = mapped_column(String(255))
     latest_version: Mapped[int] = mapped_column(Integer)
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: "strict", "lenient" or "off" (README, "Parameters"); None: by the notebook.
+    parameters: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -170,3 +172,21 @@ class Seat(Base):
     )
     node: Mapped[str] = mapped_column(String(255), index=True)
     taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ExecutionEvent(Base):
+    """One live event of a run (README, "Live output"): a cell started, a chunk of
+    stdout/stderr, a display output, a cell's error. Written while the run goes on (in
+    batches) and with its result; deleted with its execution."""
+
+    __tablename__ = "execution_events"
+
+    execution_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: 1, 2, … within the execution: the event's SSE id.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The event's data, JSON.
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -22,6 +22,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from .database import Database, _rowcount, log
+from .events import EVENTS_CHANNEL
 from .models import Execution, Node, Seat
 from .seats import QUEUE_CHANNEL
 
@@ -171,10 +172,16 @@ class NodeRegistry(Database):
 
         return await self._transact("reap the runs of lost nodes", work)
 
-    def listen_queue(self, wake: Callable[[], None], stop: threading.Event) -> bool:
-        """Call ``wake()`` whenever a node says a background run may start, until ``stop``
-        is set (PostgreSQL's LISTEN, on a connection of its own; run it in a thread of
-        its own). False at once on SQLite, which has no such thing."""
+    def listen_queue(
+        self,
+        wake: Callable[[], None],
+        stop: threading.Event,
+        events: Callable[[str], None] | None = None,
+    ) -> bool:
+        """Call ``wake()`` whenever a node says a background run may start, and
+        ``events(execution_id)`` when one says a run has new live events or has ended,
+        until ``stop`` is set (PostgreSQL's LISTEN, on a connection of its own; run it in
+        a thread of its own). False at once on SQLite, which has no such thing."""
         if self._engine.dialect.name != "postgresql":
             return False
         failing = False
@@ -184,6 +191,8 @@ class NodeRegistry(Database):
                     isolation_level="AUTOCOMMIT"
                 ) as connection:
                     connection.exec_driver_sql(f"LISTEN {QUEUE_CHANNEL}")
+                    if events is not None:
+                        connection.exec_driver_sql(f"LISTEN {EVENTS_CHANNEL}")
                     raw: Any = connection.connection.driver_connection
                     if failing:
                         log.info("Listening to the queue's notifications again")
@@ -191,8 +200,12 @@ class NodeRegistry(Database):
                     wake()  # whatever was said while this node was not listening
                     try:
                         while not stop.is_set():
-                            for _ in raw.notifies(timeout=0.5):
-                                wake()
+                            for notice in raw.notifies(timeout=0.5):
+                                if notice.channel == EVENTS_CHANNEL:
+                                    if events is not None:
+                                        events(notice.payload)
+                                else:
+                                    wake()
                     finally:
                         connection.exec_driver_sql("UNLISTEN *")
             except Exception as exc:

@@ -90,13 +90,17 @@ class BackgroundQueue(Database):
                 is None
             ):
                 raise SeatsTaken(BACKGROUND, max_running)  # the claim is rolled back
-            script_timeout, notebook = session.execute(
-                select(Script.timeout, ScriptVersion.notebook)
+            script_timeout, script_parameters, notebook = session.execute(
+                select(Script.timeout, Script.parameters, ScriptVersion.notebook)
                 .join(ScriptVersion, ScriptVersion.script_id == Script.id)
                 .where(Script.id == row.script_id, ScriptVersion.version == row.version)
             ).one()
             return ClaimedRun(
-                _execution_record(row), bytes(row.request or b""), notebook, script_timeout
+                _execution_record(row),
+                bytes(row.request or b""),
+                notebook,
+                script_timeout,
+                script_parameters,
             )
 
         for _ in range(_ATTEMPTS):

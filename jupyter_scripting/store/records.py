@@ -26,6 +26,8 @@ class ScriptRecord:
     created_at: dt.datetime  # timezone-aware UTC
     updated_at: dt.datetime  # timezone-aware UTC
     timeout: float | None  # per-script timeout in seconds (None: the service's)
+    #: "strict", "lenient" or "off"; None: strict if the notebook has a parameters cell.
+    parameters: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class ClaimedRun:
     request: bytes  # the request as queued (JSON)
     notebook: str  # the notebook of the execution's version
     script_timeout: float | None  # the script's own timeout, if any
+    script_parameters: str | None = None  # the script's parameters setting
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,12 @@ class ApiKeyRecord:
     role: Role
     created_at: dt.datetime  # timezone-aware UTC
     revoked_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One live event of a run: its number within the run, kind and JSON data."""
+
+    seq: int
+    kind: str
+    data: str  # JSON

@@ -158,9 +158,16 @@ class ScriptStore(Database):
         return await self._transact("add a version to the script", work)
 
     async def update_script(
-        self, tenant: str, script_id: str, *, name: object = UNSET, timeout: object = UNSET
+        self,
+        tenant: str,
+        script_id: str,
+        *,
+        name: object = UNSET,
+        timeout: object = UNSET,
+        parameters: object = UNSET,
     ) -> ScriptRecord:
-        """Rename and/or set the per-script timeout (``None`` clears it); no new version."""
+        """Rename, set the per-script timeout and/or the parameters setting (``None``
+        clears either); no new version."""
         if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
         values: dict[str, Any] = {}
@@ -168,6 +175,8 @@ class ScriptStore(Database):
             values["name"] = rules.script_name(name)
         if timeout is not UNSET:
             values["timeout"] = rules.timeout(timeout)
+        if parameters is not UNSET:
+            values["parameters"] = rules.parameters_mode(parameters)
 
         def work(session: Session) -> ScriptRecord:
             result = session.execute(

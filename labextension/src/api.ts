@@ -5,6 +5,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { readEventStream } from './sse';
+
 /** A script (`script_model`). */
 export interface IScript {
   scriptId: string;
@@ -48,12 +50,105 @@ export interface IExecutionList {
   moreElements: boolean;
 }
 
+/** What is wrong with one parameter of a run (a 422 lists them). */
+export interface IProblem {
+  /** The parameter's name; `(body)` when the body as a whole is wrong. */
+  name: string;
+  problem: string;
+}
+
 /** The JSON body of every error the server answers. */
 export interface IErrorBody {
   message: string;
   reason: string;
   executionId: string | null;
+  /** Only on a 422 (`invalid-parameters`): one entry per bad parameter. */
+  problems?: IProblem[];
 }
+
+export type JsonType =
+  'integer' | 'number' | 'string' | 'boolean' | 'array' | 'object' | 'null';
+
+/** One parameter of the `parameters` cell, as a JSON Schema property. */
+export interface IParameterSchema {
+  /** Absent when any value will do. */
+  type?: JsonType | JsonType[];
+  /** Absent when the notebook's default is no JSON literal (e.g. `today()`). */
+  default?: unknown;
+  /** The comment after the assignment. */
+  description?: string;
+  /** The assignment as written, e.g. `count: int = 3`. */
+  'x-python': string;
+}
+
+/**
+ * `GET /scripting/script/{id}/schema`: the JSON Schema (2020-12) of a run's JSON body.
+ * A script that takes no parameters has neither `properties` nor `x-parameters`.
+ */
+export interface IRunSchema {
+  $schema: string;
+  title: string;
+  type: 'object';
+  description?: string;
+  properties?: { [name: string]: IParameterSchema };
+  additionalProperties?: boolean;
+  'x-parameters'?: 'strict' | 'lenient';
+  /** The script and the version the schema is of. */
+  'x-script'?: { scriptId: string; version: number };
+}
+
+/**
+ * The events of a running execution (`…/execution/{id}/events`), by kind. `id` grows
+ * from 1; `status` is the last one.
+ */
+export type ExecutionEvent =
+  | { id: number; kind: 'state'; state: 'queued' | 'running' }
+  | {
+      id: number;
+      kind: 'progress';
+      /** The `cell`-th (1-based) of `cells` code cells has started. */
+      cell: number;
+      cells: number;
+      /** Its index among all the notebook's cells. */
+      index: number;
+    }
+  | { id: number; kind: 'stream'; name: 'stdout' | 'stderr'; text: string }
+  | {
+      id: number;
+      kind: 'display';
+      output_type: 'display_data' | 'execute_result' | 'update_display_data';
+      data: { [mime: string]: unknown };
+      metadata: { [key: string]: unknown };
+    }
+  | {
+      id: number;
+      kind: 'cell-error';
+      ename: string;
+      evalue: string;
+      traceback: string[];
+    }
+  | {
+      id: number;
+      kind: 'status';
+      state: 'finished' | 'failed';
+      statusCode: number | null;
+      durationMs: number | null;
+      /** The error's reason of a failed run (`script-error`, `timeout`…). */
+      reason?: string | null;
+      /** A failed run's error message. */
+      message?: string;
+    };
+
+export type ExecutionEventKind = ExecutionEvent['kind'];
+
+const EVENT_KINDS: ExecutionEventKind[] = [
+  'state',
+  'progress',
+  'stream',
+  'display',
+  'cell-error',
+  'status'
+];
 
 /** An nbformat v4 notebook, as far as this client cares. */
 export interface INotebookContent {
@@ -110,7 +205,8 @@ export class ScriptingApiError extends Error {
     readonly status: number,
     message: string,
     readonly reason: string = '',
-    readonly executionId: string | null = null
+    readonly executionId: string | null = null,
+    readonly problems: IProblem[] = []
   ) {
     super(message);
     this.name = 'ScriptingApiError';
@@ -145,6 +241,7 @@ const LABELS: { [status: number]: string } = {
   403: 'Forbidden',
   404: 'Not Found',
   413: 'Payload Too Large',
+  422: 'Unprocessable Content',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
@@ -171,16 +268,28 @@ function isErrorBody(value: unknown): value is IErrorBody {
   return typeof v.message === 'string' && typeof v.reason === 'string';
 }
 
+function isProblem(value: unknown): value is IProblem {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const v = value as { [key: string]: unknown };
+  return typeof v.name === 'string' && typeof v.problem === 'string';
+}
+
 /** The server's error document in `text`, if it is one. */
 export function parseErrorBody(text: string): IErrorBody | null {
   try {
     const value: unknown = JSON.parse(text);
     if (isErrorBody(value)) {
-      return {
+      const body: IErrorBody = {
         message: value.message,
         reason: value.reason,
         executionId: value.executionId ?? null
       };
+      if (Array.isArray(value.problems)) {
+        body.problems = value.problems.filter(isProblem);
+      }
+      return body;
     }
   } catch {
     // not JSON: no error document
@@ -251,6 +360,11 @@ export class ScriptingClient {
     await this.fetch(this.url('script', scriptId), { method: 'DELETE' });
   }
 
+  /** The parameters of the latest version, as the JSON Schema of a run's body. */
+  async schema(scriptId: string): Promise<IRunSchema> {
+    return this.json<IRunSchema>(this.url('script', scriptId, 'schema'));
+  }
+
   /** The notebook of a version (the latest by default). */
   async getNotebook(
     scriptId: string,
@@ -306,6 +420,35 @@ export class ScriptingClient {
       answer,
       statusCode: status ? Number(status[1]) : null
     };
+  }
+
+  /**
+   * The events of an execution as they happen (from the start, or those after `after`),
+   * until its `status` event and the end of the stream. Rejects with a
+   * `ScriptingApiError` when the server answers an error (404 for an unknown id);
+   * `signal` stops it (an `AbortError`). Events of an unknown kind are skipped.
+   */
+  async *executionEvents(
+    scriptId: string,
+    executionId: string,
+    options: { after?: number; signal?: AbortSignal } = {}
+  ): AsyncGenerator<ExecutionEvent, void, undefined> {
+    const url =
+      this.url('log', 'script', scriptId, 'execution', executionId, 'events') +
+      (options.after === undefined ? '' : query({ after: options.after }));
+    const response = await this.fetch(url, {
+      headers: { Accept: 'text/event-stream' },
+      signal: options.signal
+    });
+    if (!response.body) {
+      throw new ScriptingApiError(0, 'The event stream has no body.');
+    }
+    for await (const message of readEventStream(response.body)) {
+      const event = executionEvent(message.id, message.event, message.data);
+      if (event) {
+        yield event;
+      }
+    }
   }
 
   /** The executed notebook of a run, with its outputs. */
@@ -396,6 +539,27 @@ function runInit(request: IRunRequest): RequestInit {
   };
 }
 
+/** A typed event from an SSE message, or null for a kind (or a body) it does not know. */
+export function executionEvent(
+  id: string | null,
+  kind: string,
+  data: string
+): ExecutionEvent | null {
+  if (!(EVENT_KINDS as string[]).includes(kind)) {
+    return null;
+  }
+  let fields: unknown;
+  try {
+    fields = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    return null;
+  }
+  return { ...fields, id: Number(id ?? NaN), kind } as ExecutionEvent;
+}
+
 async function errorOf(response: Response): Promise<ScriptingApiError> {
   const text = await response.text().catch(() => '');
   const body = parseErrorBody(text);
@@ -404,7 +568,8 @@ async function errorOf(response: Response): Promise<ScriptingApiError> {
       response.status,
       body.message,
       body.reason,
-      body.executionId
+      body.executionId,
+      body.problems
     );
   }
   return new ScriptingApiError(

@@ -1,7 +1,8 @@
 /** The logs view: a script's executions, page by page, and the content of one of them. */
 import { Widget } from '@lumino/widgets';
 
-import { IExecution, ScriptingClient, describe } from './api';
+import { IAnswer, IExecution, ScriptingClient, describe } from './api';
+import { renderRunsChart } from './chart';
 import {
   ObjectUrls,
   button,
@@ -10,6 +11,7 @@ import {
   h,
   statusBadge
 } from './dom';
+import { LiveExecution, waitForContent } from './live';
 import { renderAnswer } from './render';
 import type { IScriptActions, IScriptRef } from './run';
 
@@ -56,6 +58,7 @@ export class LogsWidget extends Widget {
       'aria-live': 'polite'
     });
     this.rows = h('tbody', {});
+    this.chart = h('div', { class: 'jp-scripting-chart-area' });
     this.detail = h('div', { class: 'jp-scripting-log-detail' });
     this.node.append(
       h(
@@ -70,6 +73,7 @@ export class LogsWidget extends Widget {
         this.older
       ),
       this.message,
+      this.chart,
       h(
         'table',
         { class: 'jp-scripting-log-table' },
@@ -106,6 +110,7 @@ export class LogsWidget extends Widget {
       return;
     }
     this._shown += 1; // an execution still loading is not shown
+    this.live?.dispose();
     this.urls.dispose();
     super.dispose();
   }
@@ -127,6 +132,12 @@ export class LogsWidget extends Widget {
           : 'No executions yet: run the script first.';
       this.message.classList.remove('jp-scripting-error');
       this.rows.replaceChildren(...page.filteredLogs.map(e => this.row(e)));
+      this.markSelected();
+      this.chart.replaceChildren(
+        ...(page.filteredLogs.length
+          ? [renderRunsChart(page.filteredLogs, e => this.select(e))]
+          : [])
+      );
       this.newer.disabled = this.offset === 0;
       this.older.disabled = !page.moreElements;
       this.pageInfo.textContent = page.filteredLogs.length
@@ -176,13 +187,7 @@ export class LogsWidget extends Widget {
       h('td', {}, execution.method),
       h('td', {}, `v${execution.version}`)
     );
-    const select = () => {
-      this.rows
-        .querySelectorAll('.jp-mod-selected')
-        .forEach(r => r.classList.remove('jp-mod-selected'));
-      row.classList.add('jp-mod-selected');
-      void this.showExecution(execution);
-    };
+    const select = () => this.select(execution);
     row.addEventListener('click', select);
     row.addEventListener('keydown', event => {
       if (event.key === 'Enter') {
@@ -192,7 +197,29 @@ export class LogsWidget extends Widget {
     return row;
   }
 
-  /** The content of one execution and the way to its executed notebook. */
+  /** Mark the execution's row and show it below the table. */
+  private select(execution: IExecution): void {
+    this.selected = execution.executionId;
+    this.markSelected();
+    void this.showExecution(execution);
+  }
+
+  private markSelected(): void {
+    for (const row of this.rows.querySelectorAll<HTMLElement>(
+      '.jp-scripting-log-row'
+    )) {
+      row.classList.toggle(
+        'jp-mod-selected',
+        row.dataset.executionId === this.selected
+      );
+    }
+  }
+
+  /**
+   * The content of one execution and the way to its executed notebook. One that is not
+   * finished is followed live until it is; without its event stream, the view says it
+   * is not finished.
+   */
   async showExecution(execution: IExecution): Promise<void> {
     const id = execution.executionId;
     const header = h(
@@ -209,6 +236,8 @@ export class LogsWidget extends Widget {
       )
     );
     const shown = ++this._shown;
+    this.live?.dispose();
+    this.live = null;
     this.showDetail(
       header,
       h('div', { class: 'jp-scripting-progress' }, 'Loading…')
@@ -221,22 +250,50 @@ export class LogsWidget extends Widget {
       if (shown !== this._shown) {
         return; // another execution was chosen meanwhile, or the view closed
       }
-      this.urls.revokeAll();
-      const body = content.done
-        ? renderAnswer(content.answer, this.urls, content.statusCode)
-        : h(
+      if (content.done) {
+        this.urls.revokeAll(); // before the answer makes its own
+        this.detail.replaceChildren(
+          header,
+          this.answerOf(
+            content.answer,
+            content.statusCode,
+            execution.durationMs
+          )
+        );
+        return;
+      }
+      const live = new LiveExecution(this.client, this.script.scriptId, id);
+      this.live = live;
+      this.showDetail(header, live.node);
+      const status = await live.follow();
+      if (shown !== this._shown) {
+        return;
+      }
+      if (status === null) {
+        live.node.append(
+          h(
             'div',
             { class: 'jp-scripting-progress' },
-            `Not finished yet: ${content.state}.`
-          );
-      if (content.done) {
-        // The time shown is the run's, not the time it took to read the log.
-        const time = body.querySelector('.jp-scripting-answer-time');
-        if (time) {
-          time.textContent = formatDuration(execution.durationMs);
-        }
+            `Not finished yet: ${content.state}. Refresh to see it later.`
+          )
+        );
+        return;
       }
-      this.detail.replaceChildren(header, body);
+      const done = await waitForContent(
+        this.client,
+        this.script.scriptId,
+        id,
+        () => shown === this._shown
+      );
+      if (done) {
+        this.urls.revokeAll();
+        this.detail.replaceChildren(
+          header,
+          live.node,
+          this.answerOf(done.answer, done.statusCode, status.durationMs)
+        );
+        void this.refresh(); // its row and point now show how it ended
+      }
     } catch (error) {
       if (shown !== this._shown) {
         return;
@@ -250,6 +307,20 @@ export class LogsWidget extends Widget {
         )
       );
     }
+  }
+
+  /** A finished execution's answer, with the run's time (not the time to read it). */
+  private answerOf(
+    answer: IAnswer,
+    statusCode: number | null,
+    durationMs: number | null
+  ): HTMLElement {
+    const body = renderAnswer(answer, this.urls, statusCode);
+    const time = body.querySelector('.jp-scripting-answer-time');
+    if (time) {
+      time.textContent = formatDuration(durationMs);
+    }
+    return body;
   }
 
   /** Replace the detail pane (revoking the object URLs of what it showed). */
@@ -275,5 +346,10 @@ export class LogsWidget extends Widget {
   private pageInfo: HTMLElement;
   private message: HTMLElement;
   private rows: HTMLTableSectionElement;
+  private chart: HTMLElement;
+  /** The id of the execution chosen last (its row stays marked across reloads). */
+  private selected: string | null = null;
+  /** The execution followed live in the detail pane, if any. */
+  private live: LiveExecution | null = null;
   private detail: HTMLElement;
 }

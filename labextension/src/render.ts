@@ -1,5 +1,5 @@
 /** Show an HTTP answer according to its content type. */
-import { IAnswer, answerText, statusLabel } from './api';
+import { IAnswer, IProblem, answerText, statusLabel } from './api';
 import { ObjectUrls, formatDuration, h } from './dom';
 
 const IMAGE_TYPES = [
@@ -120,7 +120,10 @@ export function renderAnswer(
       ? h(
           'div',
           { class: 'jp-scripting-error', role: 'alert' },
-          `${answer.error.message} (${answer.error.reason})`
+          `${answer.error.message} (${answer.error.reason})`,
+          answer.error.problems?.length
+            ? renderProblems(answer.error.problems)
+            : null
         )
       : null,
     h(
@@ -130,5 +133,79 @@ export function renderAnswer(
       headers
     ),
     renderBody(answer, urls)
+  );
+}
+
+/** A 422's problems as a list, `name: problem` each. */
+export function renderProblems(problems: IProblem[]): HTMLElement {
+  return h(
+    'ul',
+    { class: 'jp-scripting-problems' },
+    ...problems.map(p => h('li', {}, h('code', {}, p.name), `: ${p.problem}`))
+  );
+}
+
+/** The mime types of a display output, richest first (as JupyterLab ranks them). */
+const MIME_ORDER = [
+  'text/html',
+  'image/svg+xml',
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'application/json',
+  'text/markdown',
+  'text/latex',
+  'text/plain'
+];
+
+/** The mime types whose nbformat value is base64 (all the others are text or JSON). */
+const BASE64_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+
+/**
+ * One output of a running execution (`display_data`, `execute_result`): its richest
+ * mime type, rendered by `renderBody` as if a script had answered it (HTML sandboxed,
+ * images through `urls`, JSON pretty-printed, the rest as text).
+ */
+export function renderMimeBundle(
+  data: { [mime: string]: unknown },
+  urls: ObjectUrls
+): HTMLElement {
+  const type = MIME_ORDER.find(mime => mime in data) ?? Object.keys(data)[0];
+  if (type === undefined) {
+    return h('div', { class: 'jp-scripting-empty' }, '(empty output)');
+  }
+  const value = data[type];
+  let body: ArrayBuffer;
+  if (BASE64_TYPES.includes(type) && typeof value === 'string') {
+    const binary = atob(value.replace(/\s/g, ''));
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) {
+      bytes[i] = binary.charCodeAt(i);
+    }
+    body = bytes.buffer;
+  } else {
+    const text =
+      typeof value === 'string'
+        ? value
+        : Array.isArray(value) && value.every(v => typeof v === 'string')
+          ? value.join('')
+          : JSON.stringify(value, null, 2);
+    body = new TextEncoder().encode(text).buffer as ArrayBuffer;
+  }
+  const contentType =
+    type.startsWith('text/') && type !== 'text/html' ? 'text/plain' : type;
+  return renderBody(
+    {
+      status: 200,
+      statusText: '',
+      headers: [],
+      contentType,
+      body,
+      durationMs: 0,
+      executionId: null,
+      error: null
+    },
+    urls
   );
 }

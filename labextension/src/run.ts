@@ -1,17 +1,25 @@
-/** The run dialog: send a request to a script, see its answer; or run it in the background. */
+/**
+ * The run dialog: send a request to a script, see its answer; or run it in the
+ * background and watch it run. A script with parameters gets a form built from its
+ * schema; the raw request (content type and body) is a toggle away.
+ */
 import { Widget } from '@lumino/widgets';
 
 import {
   HTTP_METHODS,
   HttpMethod,
   IAnswer,
+  IProblem,
   IRunRequest,
+  IRunSchema,
   ScriptingApiError,
   ScriptingClient,
   describe
 } from './api';
 import { ObjectUrls, button, formatDuration, h } from './dom';
-import { renderAnswer } from './render';
+import { FormProblems, ParametersForm } from './form';
+import { LiveExecution, waitForContent } from './live';
+import { renderAnswer, renderProblems } from './render';
 
 /** What the widgets need of a script. */
 export interface IScriptRef {
@@ -32,9 +40,6 @@ const CONTENT_TYPES = [
   'application/x-www-form-urlencoded',
   'application/xml'
 ];
-
-/** How often a background run's log is read while it is not finished. */
-const POLL_MS = 1000;
 
 /** `Name: value` lines → header pairs; throws on a line that is not one. */
 export function parseHeaders(text: string): [string, string][] {
@@ -101,6 +106,25 @@ export class RunWidget extends Widget {
       'aria-label': 'Body'
     });
     this.body.value = '{}';
+    this.rawToggle = h('input', {
+      type: 'checkbox',
+      class: 'jp-scripting-raw-toggle'
+    });
+    this.rawToggle.addEventListener('change', () => this.updateMode());
+    this.rawToggleLabel = h(
+      'label',
+      {
+        class: 'jp-scripting-check jp-scripting-raw-toggle-label',
+        hidden: ''
+      },
+      this.rawToggle,
+      ' Raw request (content type and body as typed)'
+    );
+    this.formArea = h('div', { class: 'jp-scripting-form-area' });
+    this.schemaNote = h('div', {
+      class: 'jp-scripting-schema-note',
+      hidden: ''
+    });
     this.background = h('input', {
       type: 'checkbox',
       class: 'jp-scripting-background'
@@ -120,6 +144,8 @@ export class RunWidget extends Widget {
         h('span', {}, label),
         control
       );
+    this.contentTypeField = field('Content type', this.contentType);
+    this.bodyField = field('Body', this.body);
     this.node.append(
       h(
         'div',
@@ -133,11 +159,14 @@ export class RunWidget extends Widget {
           'div',
           { class: 'jp-scripting-run-row' },
           field('Method', this.method),
-          field('Content type', this.contentType),
-          types
+          this.contentTypeField,
+          types,
+          this.rawToggleLabel
         ),
+        this.schemaNote,
         field('Headers', this.headers),
-        field('Body', this.body),
+        this.formArea,
+        this.bodyField,
         h(
           'div',
           { class: 'jp-scripting-run-row' },
@@ -145,14 +174,17 @@ export class RunWidget extends Widget {
             'label',
             { class: 'jp-scripting-check' },
             this.background,
-            ' Run in background (202 now, then follow the log)'
+            ' Run in background (202 at once, then watch it run)'
           ),
           this.runButton
         )
       ),
       this.result
     );
-    this.ready = this.readScript();
+    this.updateMode();
+    this.ready = Promise.all([this.readScript(), this.readSchema()]).then(
+      () => undefined
+    );
   }
 
   /** The script (its name as the server last said). */
@@ -163,12 +195,40 @@ export class RunWidget extends Widget {
   /** Settles when the script has been read (or its error shown). */
   readonly ready: Promise<void>;
 
-  /** The request the form describes (throws on malformed headers). */
+  /** The parameters form, when the script has parameters (and its schema was read). */
+  get form(): ParametersForm | null {
+    return this._form;
+  }
+
+  /** Whether the raw request is sent rather than the parameters form. */
+  get raw(): boolean {
+    return !this._form || this.rawToggle.checked;
+  }
+
+  set raw(raw: boolean) {
+    this.rawToggle.checked = raw;
+    this.updateMode();
+  }
+
+  /**
+   * The request the dialog describes: the form's values as a JSON body, or the raw
+   * body. Throws on malformed headers, and `FormProblems` on fields filled wrongly.
+   */
   request(): IRunRequest {
+    const method = this.method.value as HttpMethod;
+    const headers = parseHeaders(this.headers.value);
+    if (!this.raw && this._form) {
+      return {
+        method,
+        contentType: 'application/json',
+        headers,
+        body: JSON.stringify(this._form.values())
+      };
+    }
     return {
-      method: this.method.value as HttpMethod,
+      method,
       contentType: this.contentType.value.trim() || undefined,
-      headers: parseHeaders(this.headers.value),
+      headers,
       body: this.body.value
     };
   }
@@ -178,17 +238,26 @@ export class RunWidget extends Widget {
       return;
     }
     this._runs += 1; // stops a background run being followed
+    this.live?.dispose();
     this.urls.dispose();
     super.dispose();
   }
 
   async run(): Promise<void> {
     const run = ++this._runs;
+    this.live?.dispose();
+    this.live = null;
+    this._form?.clearProblems();
     let request: IRunRequest;
     try {
       request = this.request();
     } catch (error) {
-      this.showError((error as Error).message);
+      if (error instanceof FormProblems) {
+        this.showProblems(error.problems);
+        this.showError('Some parameters cannot be sent:', error.problems);
+      } else {
+        this.showError((error as Error).message);
+      }
       return;
     }
     this.runButton.disabled = true;
@@ -200,12 +269,19 @@ export class RunWidget extends Widget {
         const answer = await this.client.run(this.script.scriptId, request);
         if (run === this._runs) {
           this.showAnswer(answer, answer.status);
+          this.showProblems(answer.error?.problems ?? []);
         }
       }
     } catch (error) {
       if (run === this._runs) {
+        const problems =
+          error instanceof ScriptingApiError ? error.problems : [];
+        this.showProblems(problems);
         this.showError(
-          error instanceof ScriptingApiError ? error.description : String(error)
+          error instanceof ScriptingApiError
+            ? error.description
+            : String(error),
+          problems
         );
       }
     } finally {
@@ -213,6 +289,10 @@ export class RunWidget extends Widget {
     }
   }
 
+  /**
+   * Queue the run, follow it live (its event stream) until it ends, then show its
+   * answer from the log. Without the stream, the log is read until the run is done.
+   */
   private async runInBackground(
     run: number,
     request: IRunRequest
@@ -222,34 +302,77 @@ export class RunWidget extends Widget {
       this.script.scriptId,
       request
     );
-    for (;;) {
-      if (run !== this._runs) {
-        return;
-      }
-      const content = await this.client.getExecutionContent(
-        this.script.scriptId,
+    if (run !== this._runs) {
+      return;
+    }
+    const live = new LiveExecution(
+      this.client,
+      this.script.scriptId,
+      executionId
+    );
+    this.live = live;
+    this.showResult(live.node);
+    await live.follow();
+    const content = await waitForContent(
+      this.client,
+      this.script.scriptId,
+      executionId,
+      () => run === this._runs,
+      state =>
+        this.showResult(
+          live.node,
+          h(
+            'div',
+            { class: 'jp-scripting-progress' },
+            `Background run ${executionId}: ${state} (${formatDuration(
+              performance.now() - started
+            )})…`
+          )
+        )
+    );
+    if (content) {
+      content.answer.durationMs = performance.now() - started;
+      this.showAnswer(
+        content.answer,
+        content.statusCode ?? content.answer.status,
         executionId
       );
-      if (content.done) {
-        if (run === this._runs) {
-          content.answer.durationMs = performance.now() - started;
-          this.showAnswer(
-            content.answer,
-            content.statusCode ?? content.answer.status,
-            executionId
-          );
-        }
-        return;
-      }
-      if (run !== this._runs) {
-        return;
-      }
-      this.showProgress(
-        `Background run ${executionId}: ${content.state} (${formatDuration(
-          performance.now() - started
-        )})…`
-      );
-      await new Promise(resolve => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  /**
+   * Read the script's schema: a form for its parameters, or the raw body only. Read
+   * again each time the tab is shown: a new version may take other parameters (the
+   * form is rebuilt only then, so what was typed stays otherwise).
+   */
+  private async readSchema(): Promise<void> {
+    let schema: IRunSchema;
+    try {
+      schema = await this.client.schema(this._script.scriptId);
+    } catch {
+      return; // the raw request works without it (readScript shows a missing script)
+    }
+    const key = JSON.stringify([
+      schema.properties ?? null,
+      schema['x-parameters'] ?? null
+    ]);
+    if (this.isDisposed || key === this._schemaKey) {
+      return;
+    }
+    this._schemaKey = key;
+    const parameters =
+      !!schema.properties && Object.keys(schema.properties).length > 0;
+    this._form = parameters ? new ParametersForm(schema, this.id) : null;
+    this.formArea.replaceChildren(...(this._form ? [this._form.node] : []));
+    this.rawToggleLabel.hidden = !parameters;
+    this.schemaNote.textContent = parameters ? '' : (schema.description ?? '');
+    this.schemaNote.hidden = parameters || !schema.description;
+    this.updateMode();
+  }
+
+  protected onAfterShow(): void {
+    if (this._schemaKey !== null) {
+      void this.readSchema();
     }
   }
 
@@ -277,6 +400,39 @@ export class RunWidget extends Widget {
     const get = this.method.value === 'GET';
     this.body.disabled = get;
     this.body.title = get ? 'A GET request has no body.' : '';
+    if (this._form) {
+      this._form.disabled = get;
+      this._form.node.title = get
+        ? "A GET request has no body: the notebook's defaults apply."
+        : '';
+    }
+  }
+
+  /**
+   * Show the form or the raw body. Switching to raw starts from the form's body, unless
+   * the raw body was edited since it was last filled so.
+   */
+  private updateMode(): void {
+    const raw = this.raw;
+    if (this._form && raw && this.body.value === this._filledBody) {
+      try {
+        this.body.value = this._filledBody = JSON.stringify(
+          this._form.values()
+        );
+        this.contentType.value = 'application/json';
+      } catch {
+        // fields not sendable: the raw body stays as it was
+      }
+    }
+    this.formArea.hidden = raw;
+    this.bodyField.hidden = !raw;
+    this.contentTypeField.hidden = !raw;
+    this.updateBodyState();
+  }
+
+  /** Each problem of a 422 (or of the form) by its field. */
+  private showProblems(problems: IProblem[]): void {
+    this._form?.showProblems(problems);
   }
 
   /** Replace what the result area shows (revoking the object URLs of what it showed). */
@@ -289,9 +445,14 @@ export class RunWidget extends Widget {
     this.showResult(h('div', { class: 'jp-scripting-progress' }, text));
   }
 
-  private showError(text: string): void {
+  private showError(text: string, problems: IProblem[] = []): void {
     this.showResult(
-      h('div', { class: 'jp-scripting-error', role: 'alert' }, text)
+      h(
+        'div',
+        { class: 'jp-scripting-error', role: 'alert' },
+        text,
+        problems.length ? renderProblems(problems) : null
+      )
     );
   }
 
@@ -311,13 +472,30 @@ export class RunWidget extends Widget {
       );
     }
     this.urls.revokeAll();
-    this.result.replaceChildren(renderAnswer(answer, this.urls, status), links);
+    this.result.replaceChildren(
+      ...(this.live ? [this.live.node] : []),
+      renderAnswer(answer, this.urls, status),
+      links
+    );
   }
 
   private method: HTMLSelectElement;
   private contentType: HTMLInputElement;
   private headers: HTMLTextAreaElement;
   private body: HTMLTextAreaElement;
+  private bodyField: HTMLElement;
+  private contentTypeField: HTMLElement;
+  private rawToggle: HTMLInputElement;
+  private rawToggleLabel: HTMLElement;
+  private formArea: HTMLElement;
+  private schemaNote: HTMLElement;
+  private _form: ParametersForm | null = null;
+  /** What the form was built from (null until the schema is first read). */
+  private _schemaKey: string | null = null;
+  /** The raw body as the form last filled it (at first, the default `{}`). */
+  private _filledBody = '{}';
+  /** The background run followed live, if any. */
+  private live: LiveExecution | null = null;
   private background: HTMLInputElement;
   private runButton: HTMLButtonElement;
   private result: HTMLElement;

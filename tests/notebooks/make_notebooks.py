@@ -105,6 +105,28 @@ notebooks = {
             "response.json(seen)"
         )
     ],
+    # Like papermill's own test notebooks (simple_execute, complex_parameters): a first cell
+    # tagged "parameters" with defaults, then cells that use them; nothing of this service.
+    "papermill_simple": [
+        new_code_cell("# Parameters\nmsg = None\n", metadata={"tags": ["parameters"]}),
+        new_code_cell("print(msg)"),
+    ],
+    "papermill_typed": [
+        new_markdown_cell("Typed parameters, annotated or inferred from their defaults."),
+        new_code_cell(
+            "# Parameters\n"
+            "a: float = 2.25  # Variable a\n"
+            "b = 'hello'  # Nice variable b\n"
+            "c: int = 0\n"
+            "d: list[str] = ['a', 'b']  # Some strings\n"
+            "e: bool = True\n"
+            "f = None  # Anything at all\n",
+            metadata={"tags": ["parameters"]},
+        ),
+        new_code_cell(
+            'import json\nprint(json.dumps({"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}))'
+        ),
+    ],
 }
 for name, cells in notebooks.items():
     nb = new_notebook(cells=cells, metadata={"kernelspec": KS})

@@ -245,6 +245,36 @@ describe('ScriptingClient', () => {
       expect(answerText(second.answer)).toBe('Hello Ada!');
     }
   });
+
+  it("reads a script's schema, and the problems of a 422", async () => {
+    const problems = [
+      { name: 'count', problem: 'must be an integer, not a string' }
+    ];
+    const { client, sent } = clientWith(s =>
+      s.url.endsWith('/schema')
+        ? json({ type: 'object', title: 'hello (version 2)', properties: {} })
+        : json(
+            {
+              message: "The script's parameters were not given right.",
+              reason: 'invalid-parameters',
+              executionId: null,
+              problems: [...problems, { name: 3 }]
+            },
+            422
+          )
+    );
+    expect((await client.schema(SCRIPT.scriptId)).title).toBe(
+      'hello (version 2)'
+    );
+    expect(sent[0].url).toBe(
+      `${BASE}scripting/script/${SCRIPT.scriptId}/schema`
+    );
+    const answer = await client.run(SCRIPT.scriptId, { method: 'POST' });
+    expect(answer.error?.problems).toEqual(problems);
+    await expect(
+      client.runInBackground(SCRIPT.scriptId, { method: 'POST' })
+    ).rejects.toMatchObject({ status: 422, problems });
+  });
 });
 
 describe('mediaType', () => {

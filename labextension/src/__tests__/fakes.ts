@@ -1,6 +1,7 @@
 /**
  * What the jest tests fake, and only that: the server behind `fetch` (answering the
- * documented shapes of models.json) and the browser's object URLs, which jsdom lacks.
+ * documented shapes of models.json), and what jsdom lacks: the browser's object URLs and
+ * streams (a response body read as it comes).
  */
 import { ServerConnection } from '@jupyterlab/services';
 
@@ -120,4 +121,27 @@ export function deferred<T>(): {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+// jsdom has no ReadableStream: that of the tests' fetch (Node's) stands in for it.
+const Streams = new Response('').body?.constructor as typeof ReadableStream;
+
+/** A response body that yields `chunks` (strings as UTF-8) one read at a time. */
+export function streamOf(
+  chunks: (string | Uint8Array)[]
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const stream = new Streams<Uint8Array>({
+    pull(controller) {
+      const chunk = chunks.shift();
+      if (chunk === undefined) {
+        controller.close();
+      } else {
+        controller.enqueue(
+          typeof chunk === 'string' ? encoder.encode(chunk) : chunk
+        );
+      }
+    }
+  });
+  return stream;
 }

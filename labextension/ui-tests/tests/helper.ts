@@ -66,12 +66,17 @@ export class ScriptingUI {
     return this.page.locator('.jp-scripting-run:visible');
   }
 
+  /**
+   * Send a request from the run dialog: `params` fills the parameters form's fields
+   * (by name), `body` the raw body (switching to the raw request if there is a form).
+   */
   async run(
     options: {
       body?: string;
       method?: string;
       background?: boolean;
       headers?: string;
+      params?: { [name: string]: string };
     } = {}
   ): Promise<Locator> {
     const view = this.runView();
@@ -82,7 +87,17 @@ export class ScriptingUI {
     if (options.headers !== undefined) {
       await view.locator('.jp-scripting-headers-input').fill(options.headers);
     }
+    const toggle = view.locator('.jp-scripting-raw-toggle');
+    if (options.params !== undefined) {
+      await toggle.setChecked(false);
+      for (const [name, value] of Object.entries(options.params)) {
+        await this.paramInput(name).fill(value);
+      }
+    }
     if (options.body !== undefined) {
+      if (await toggle.isVisible()) {
+        await toggle.setChecked(true);
+      }
       await view.locator('.jp-scripting-body-input').fill(options.body);
     }
     await view
@@ -90,6 +105,41 @@ export class ScriptingUI {
       .setChecked(!!options.background);
     await view.locator('.jp-scripting-run-button').click();
     return view.locator('.jp-scripting-result');
+  }
+
+  /** The parameters form of the run dialog on screen. */
+  paramsForm(): Locator {
+    return this.runView().locator('.jp-scripting-params');
+  }
+
+  /** A parameter's field in the form (`data-name` is the parameter's name). */
+  param(name: string): Locator {
+    return this.paramsForm().locator(
+      `.jp-scripting-param[data-name="${name}"]`
+    );
+  }
+
+  paramInput(name: string): Locator {
+    return this.param(name).locator('.jp-scripting-param-input');
+  }
+
+  /** The problem the server (or the form) found with a parameter. */
+  paramProblem(name: string): Locator {
+    return this.param(name).locator('.jp-scripting-param-problem');
+  }
+
+  /** The problems of no field (unknown names), on top of the form. */
+  formProblems(): Locator {
+    return this.paramsForm().locator('.jp-scripting-form-problems');
+  }
+
+  async setRaw(raw: boolean): Promise<void> {
+    await this.runView().locator('.jp-scripting-raw-toggle').setChecked(raw);
+  }
+
+  /** The live view of the background run the run dialog follows. */
+  liveView(): Locator {
+    return this.runView().locator('.jp-scripting-result .jp-scripting-live');
   }
 
   // -- the logs view -----------------------------------------------------------------------
@@ -106,6 +156,13 @@ export class ScriptingUI {
   logRows(): Locator {
     return this.page.locator(
       '.jp-scripting-logs:visible .jp-scripting-log-row'
+    );
+  }
+
+  /** The chart of the executions listed, and its points. */
+  logsChart(): Locator {
+    return this.page.locator(
+      '.jp-scripting-logs:visible svg.jp-scripting-chart'
     );
   }
 
@@ -216,12 +273,22 @@ export class ScriptingUI {
   }
 }
 
-/** Publish a notebook straight through the API (as another client would). */
+/** A code cell of a notebook published by `publishThroughApi`. */
+export interface ICellSource {
+  source: string;
+  tags?: string[];
+}
+
+/**
+ * Publish a notebook straight through the API (as another client would): one code
+ * cell of `source`, or the cells given.
+ */
 export async function publishThroughApi(
   request: APIRequestContext,
   name: string,
-  source: string
+  source: string | ICellSource[]
 ): Promise<string> {
+  const cells = typeof source === 'string' ? [{ source }] : source;
   const notebook = {
     nbformat: 4,
     nbformat_minor: 5,
@@ -232,16 +299,14 @@ export async function publishThroughApi(
         language: 'python'
       }
     },
-    cells: [
-      {
-        cell_type: 'code',
-        id: 'c1',
-        metadata: {},
-        execution_count: null,
-        outputs: [],
-        source
-      }
-    ]
+    cells: cells.map((cell, i) => ({
+      cell_type: 'code',
+      id: `c${i + 1}`,
+      metadata: cell.tags ? { tags: cell.tags } : {},
+      execution_count: null,
+      outputs: [],
+      source: cell.source
+    }))
   };
   const response = await request.post('/scripting/script', {
     data: { name, notebook }

@@ -2,8 +2,9 @@
  * The authoring story in a real JupyterLab, against a real server with real kernels:
  * publish the demo notebook, run it from the run dialog, read its log, open the
  * executed notebook; then the Scripts panel's actions, a background run, and a server
- * error shown in the UI; a reload that reopens the Run and Logs tabs. The screenshots of
- * the README are taken here.
+ * error shown in the UI; a reload that reopens the Run and Logs tabs; the run form of a
+ * script's parameters and its 422s, the chart of a script's runs, and a background run
+ * watched live. The screenshots of the README are taken here.
  */
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
@@ -208,4 +209,113 @@ test.describe('a reload', () => {
       '"kept": true'
     );
   });
+});
+
+test("the run form from a script's parameters, its 422 by the field, the chart of its runs", async ({
+  page,
+  request
+}) => {
+  const ui = new ScriptingUI(page);
+  const scriptId = await publishThroughApi(request, 'greetings', [
+    {
+      source: 'name = "World"\ncount: int = 3  # how many greetings',
+      tags: ['parameters']
+    },
+    { source: 'response.json({"greetings": [f"Hello {name}!"] * count})' }
+  ]);
+  await ui.openPanel();
+  await ui.panelAction(scriptId, 'Run');
+
+  // One typed field per parameter, its default filled in and left to the notebook.
+  await expect(ui.paramsForm()).toBeVisible();
+  await expect(ui.paramInput('name')).toHaveValue('World');
+  await expect(ui.paramInput('count')).toHaveAttribute('type', 'number');
+  await expect(ui.paramInput('count')).toHaveValue('3');
+  await expect(ui.param('count')).toContainText('count: int = 3');
+  await expect(ui.param('count')).toContainText('how many greetings');
+  await expect(ui.param('count')).toContainText("notebook's default");
+
+  // What is changed is sent as the JSON body; the rest keeps the notebook's default.
+  const result = await ui.run({ params: { name: 'Ada' } });
+  await expect(ui.param('name')).toContainText('sent');
+  await expect(result.locator('.jp-scripting-answer-code')).toHaveText(
+    '200 OK'
+  );
+  await expect(result.locator('.jp-scripting-body-json')).toContainText(
+    '"Hello Ada!",\n    "Hello Ada!",\n    "Hello Ada!"'
+  );
+  await ui.screenshot('run-form');
+
+  // A wrong type: the server's 422, its problem by the field.
+  const refused = await ui.run({ params: { count: '2.5' } });
+  await expect(refused.locator('.jp-scripting-answer-code')).toHaveText(
+    '422 Unprocessable Content'
+  );
+  await expect(ui.paramProblem('count')).toContainText('must be an integer');
+
+  // From the raw request, an unknown name: its problem on top of the form.
+  await ui.run({ body: '{"count": "abc", "colour": "red"}' });
+  await expect(refused.locator('.jp-scripting-problems')).toContainText(
+    'colour'
+  );
+  await ui.setRaw(false);
+  await expect(ui.paramProblem('count')).toContainText('not a string');
+  await expect(ui.formProblems()).toContainText('colour: unknown parameter');
+
+  // The logs view charts the runs (those refused before running are not logged).
+  await ui.run({ params: { count: '1' } });
+  await expect(result.locator('.jp-scripting-answer-code')).toHaveText(
+    '200 OK'
+  );
+  await ui.openLogsFromRun();
+  await expect(ui.logRows()).toHaveCount(2);
+  const chart = ui.logsChart();
+  await expect(chart).toHaveAttribute(
+    'aria-label',
+    'Duration of the 2 executions listed, by date: 2 succeeded.'
+  );
+  await expect(chart.locator('circle.jp-scripting-chart-ok')).toHaveCount(2);
+  await expect(chart.locator('circle title').first()).toContainText('200');
+});
+
+test('a background run shows what it prints while it runs', async ({
+  page,
+  request
+}) => {
+  const ui = new ScriptingUI(page);
+  const scriptId = await publishThroughApi(request, 'ticker', [
+    { source: 'import time' },
+    {
+      source:
+        'for i in range(3):\n    print(f"tick {i}", flush=True)\n    time.sleep(1)\nresponse.json({"ticks": 3})'
+    }
+  ]);
+  await ui.openPanel();
+  await ui.panelAction(scriptId, 'Run');
+  const result = await ui.run({ background: true });
+  const live = ui.liveView();
+
+  // The first line is there before the run has ended.
+  await expect(live.locator('.jp-scripting-live-stdout')).toContainText(
+    'tick 0'
+  );
+  await expect(live.locator('.jp-scripting-live-cell')).toHaveText(
+    'cell 2 of 2'
+  );
+  await expect(live).not.toHaveClass(/jp-mod-done/);
+  await expect(result.locator('.jp-scripting-answer-code')).toHaveCount(0);
+
+  // Then all of it, its status, and its answer.
+  await expect(live.locator('.jp-scripting-live-stdout')).toHaveText(
+    'tick 0\ntick 1\ntick 2\n'
+  );
+  await expect(live.locator('.jp-scripting-live-state')).toContainText(
+    'finished'
+  );
+  await expect(result.locator('.jp-scripting-answer-code')).toHaveText(
+    '200 OK'
+  );
+  await expect(result.locator('.jp-scripting-body-json')).toContainText(
+    '"ticks": 3'
+  );
 });

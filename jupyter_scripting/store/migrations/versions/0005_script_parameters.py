@@ -1,0 +1,28 @@
+"""Scripts' parameters setting (README, "Parameters").
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-04 13:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("scripts") as batch:
+        batch.add_column(sa.Column("parameters", sa.String(length=16), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("scripts") as batch:
+        batch.drop_column("parameters")
