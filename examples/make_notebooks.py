@@ -287,13 +287,54 @@ else:
 )
 
 #: file name → (markdown, code cells...)
+GREETING = (
+    """\
+# Greeting — typed parameters, the papermill way
+
+Its first code cell is tagged `parameters` (as for papermill): a run's JSON body (or query
+string) sets `name`, `count` and `shout`, checked against their types; a wrong type or an
+unknown name answers **422** listing each problem before any kernel starts. It prints a
+line a second, so a background run shows its progress live.
+
+```console
+curl -X POST -H "Authorization: token $TOKEN" -H "Content-Type: application/json" \\
+     -d '{"name": "Ada", "count": 2}' $BASE/scripting/script/$ID/run
+Hello Ada! Hello Ada!
+
+curl -H "Authorization: token $TOKEN" $BASE/scripting/script/$ID/schema   # its JSON Schema
+curl -N -H "Authorization: token $TOKEN" \\
+     $BASE/scripting/log/script/$ID/execution/$EID/events     # a run's live output
+```
+
+"""
+    + CALLING,
+    'name = "World"  # Whom to greet\ncount: int = 3  # How many times (1 to 10)\n'
+    "shout: bool = False",
+    "import time\n\n"
+    "if not 1 <= count <= 10:\n"
+    "    response.status = 422\n"
+    '    response.json({"message": "count must be between 1 and 10"})\n'
+    "else:\n"
+    "    greetings = []\n"
+    "    for i in range(count):\n"
+    '        greeting = f"Hello {name}!"\n'
+    "        greetings.append(greeting.upper() if shout else greeting)\n"
+    '        print(f"greeting {i + 1} of {count}", flush=True)\n'
+    "        if i + 1 < count:\n"
+    "            time.sleep(1)\n"
+    '    response.write(" ".join(greetings))',
+)
+
 DEMOS: dict[str, tuple[str, ...]] = {
     "hello": HELLO,
     "json_api": JSON_API,
     "html_report": HTML_REPORT,
     "chart": CHART,
     "slow_job": SLOW_JOB,
+    "greeting": GREETING,
 }
+#: Demos whose first code cell is tagged ``parameters`` (README, "Parameters").
+PARAMETERISED = ("greeting",)
 
 
 def build(name: str, parts: tuple[str, ...]) -> nbformat.NotebookNode:
@@ -301,6 +342,8 @@ def build(name: str, parts: tuple[str, ...]) -> nbformat.NotebookNode:
     markdown, *code = parts
     cells = [new_markdown_cell(markdown, id=f"{name}-about")]
     cells += [new_code_cell(src, id=f"{name}-{i}") for i, src in enumerate(code, 1)]
+    if name in PARAMETERISED:
+        cells[1].metadata["tags"] = ["parameters"]
     nb = new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
     nbformat.validate(nb)
     return nb

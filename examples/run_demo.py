@@ -39,6 +39,7 @@ DEMOS = {
     "html_report": HERE / "html_report.ipynb",
     "chart": HERE / "chart.ipynb",
     "slow_job": HERE / "slow_job.ipynb",
+    "greeting": HERE / "greeting.ipynb",
 }
 #: How each demo is called: (route and query, curl options, what it answers).
 USAGE = {
@@ -62,6 +63,11 @@ USAGE = {
         "background?seconds=5",
         "-X POST",
         "202 {executionId}; its result in .../log/script/<id>/execution/<executionId>",
+    ),
+    "greeting": (
+        "run",
+        """-X POST -H "Content-Type: application/json" -d '{"name": "Ada", "count": 2}'""",
+        """Hello Ada! Hello Ada! (typed parameters: 422 JSON on -d '{"count": "two"}')""",
     ),
 }
 START_TIMEOUT = 120.0

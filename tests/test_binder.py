@@ -1,7 +1,7 @@
 """The Binder demo, as repo2docker would build and start it: a fresh virtual environment gets
 what ``binder/requirements.txt`` lists, then the very ``binder/postBuild`` runs from the
 repository's root; JupyterLab started from that environment must have the extension, the
-Scripts panel open, and the five demos published and answering over HTTP.
+Scripts panel open, and the six demos published and answering over HTTP.
 
 Slow (a new environment, a real ``pip install .``): one setup for the whole module. HOME and
 the Jupyter directories are temporary, so nothing touches the developer's store; pip keeps
@@ -32,7 +32,7 @@ from .server_process import free_port, stop_process
 
 ROOT = Path(__file__).parent.parent
 BUILT_LABEXTENSION = ROOT / "jupyter_scripting" / "labextension"
-DEMOS = {"hello", "json_api", "html_report", "chart", "slow_job"}
+DEMOS = {"hello", "json_api", "html_report", "chart", "slow_job", "greeting"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: The name our labextension gives the Scripts panel in JupyterLab's layout restorer.
 PANEL_RESTORER_NAME = "jupyter-scripting-panel"
@@ -203,7 +203,7 @@ def test_postbuild_reused_the_labextension_built_in_the_checkout(binder: Binder)
     assert (installed / "package.json").read_bytes() == (
         BUILT_LABEXTENSION / "package.json"
     ).read_bytes()
-    assert "Published 5 demo scripts" in binder.postbuild_output
+    assert "Published 6 demo scripts" in binder.postbuild_output
 
 
 def test_the_labextension_is_installed_and_enabled(binder: Binder) -> None:
@@ -252,7 +252,7 @@ def test_jupyterlab_asks_no_question_about_news(binder: Binder) -> None:
     assert properties["checkForUpdates"]["default"] is False
 
 
-def test_the_five_demos_are_published(binder: Binder) -> None:
+def test_the_six_demos_are_published(binder: Binder) -> None:
     scripts = binder.call("scripting/script").json()["scripts"]
     assert {s["name"] for s in scripts} == DEMOS
     assert all(s["version"] == 1 for s in scripts)

@@ -23,7 +23,7 @@ from .helpers import body_json
 from .server_process import ServerProcess
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
-DEMOS = ("hello", "json_api", "html_report", "chart", "slow_job")
+DEMOS = ("hello", "json_api", "html_report", "chart", "slow_job", "greeting")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 Publish = Callable[..., Awaitable[str]]
@@ -231,7 +231,7 @@ def test_publish_only_publishes_every_demo_once_by_name(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
         printed.append(done.stdout)
     assert printed[0] == printed[1]  # the same names and ids
-    assert printed[0].startswith("Published 5 demo scripts into the default store:")
+    assert printed[0].startswith("Published 6 demo scripts into the default store:")
     # A server removes its jpserver-<pid>.json when it has shut down: none is left running.
     assert not list((tmp_path / "runtime").glob("jpserver-*.json"))
     assert (tmp_path / "data" / "scripting" / "jupyter_scripting.sqlite").is_file()
@@ -246,3 +246,38 @@ def test_publish_only_publishes_every_demo_once_by_name(tmp_path: Path) -> None:
         assert all(s["scriptId"] in printed[0] for s in scripts)
     finally:
         server.stop()
+
+
+async def test_greeting_takes_typed_parameters_and_names_each_wrong_one(
+    api: Fetch, publish: Publish
+) -> None:
+    script_id = await publish(example("greeting"), "greeting")
+    answer = await api(
+        "scripting",
+        "script",
+        script_id,
+        "run",
+        method="POST",
+        body=json.dumps({"name": "Ada", "count": 2}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.code == 200, answer.body
+    assert answer.body == b"Hello Ada! Hello Ada!"
+    refused = await api(
+        "scripting",
+        "script",
+        script_id,
+        "run",
+        method="POST",
+        body=json.dumps({"count": "two", "colour": "red"}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert refused.code == 422
+    assert [p["name"] for p in body_json(refused)["problems"]] == ["count", "colour"]
+    schema = body_json(await api("scripting", "script", script_id, "schema"))
+    assert schema["properties"]["count"] == {
+        "type": "integer",
+        "default": 3,
+        "description": "How many times (1 to 10)",
+        "x-python": "count: int = 3",
+    }
