@@ -364,6 +364,38 @@ def test_background_wait_shows_progress_then_the_answer(cli: Cli, tmp_path: Path
     assert "ValueError" in log
 
 
+def test_background_follow_prints_the_output_live_then_the_answer(cli: Cli, tmp_path: Path) -> None:
+    ticking = notebook_file(
+        tmp_path / "ticking.ipynb",
+        "import time\nfor i in range(3):\n    print(f'tick {i}', flush=True)\n"
+        "    time.sleep(1)\nresponse.write('done')",
+    )
+    script = json.loads(cli.ok("publish", str(ticking), "--json").stdout)["scriptId"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "jupyter_scripting.cli", "run", script, "--background",
+         "--follow", "--url", cli.url, "--token", TOKEN],
+        env=cli.env(), cwd=cli.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as process:  # fmt: skip
+        assert process.stderr is not None and process.stdout is not None
+        seen = []
+        for raw in process.stderr:
+            seen.append(raw.decode())
+            if raw.startswith(b"tick 0"):
+                # Printed while the run goes on (two more seconds of ticks).
+                assert process.poll() is None, seen
+                break
+        rest = process.stderr.read().decode()
+        out = process.stdout.read()
+        assert process.wait(COMMAND_TIMEOUT) == 0, [*seen, rest]
+    lines = "".join(seen).splitlines() + rest.splitlines()
+    assert "[cell 1 of 1]" in lines, lines
+    assert [line for line in lines if line.startswith("tick")] == ["tick 0", "tick 1", "tick 2"]
+    assert lines[-1].startswith("200 OK · text/plain"), lines
+    assert out == b"done"
+    refused = cli.run("run", script, "--follow")
+    assert refused.returncode != 0 and "--background" in refused.stderr
+
+
 def test_background_wait_on_a_terminal_redraws_one_line(cli: Cli, tmp_path: Path) -> None:
     slow = notebook_file(tmp_path / "slow-tty.ipynb", "import time\ntime.sleep(1.5)\nprint(1)")
     script = json.loads(cli.ok("publish", str(slow), "--json").stdout)["scriptId"]

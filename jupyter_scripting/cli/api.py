@@ -10,7 +10,7 @@ hint of what to do about it. Only the standard library: the client commands and
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -229,6 +229,13 @@ class ScriptingAPI:
         """The script's newest execution (of ``version``), or None if it never ran."""
         entries = self.executions(script_id, limit=1, version=version)["filteredLogs"]
         return entries[0] if entries else None
+
+    def execution_events(
+        self, script_id: str, execution_id: str
+    ) -> Iterator[tuple[str, Any, int | None]]:
+        """A run's live events (README, "Live output"), ending with its ``status``."""
+        path = ["scripting", "log", "script", script_id, "execution", execution_id, "events"]
+        return self.client.events(*path)
 
     def execution(
         self,

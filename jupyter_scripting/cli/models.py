@@ -21,6 +21,8 @@ class ScriptModel(TypedDict):
     createdAt: str
     updatedAt: str
     timeout: float | None
+    #: "strict", "lenient" or "off"; None: by the notebook (README, "Parameters").
+    parameters: str | None
 
 
 class ExecutionModel(TypedDict):

@@ -28,12 +28,15 @@ def add_parser(commands: Commands) -> None:
         """Run the script ID. A synchronous run writes the script's answer to stdout byte
 for byte (or to --output) and its status line to stderr. --background queues the run
 and prints its execution id; with --wait it follows the run until it is finished (a
-progress display on stderr), then prints its answer like a synchronous run.""",
+progress display on stderr), then prints its answer like a synchronous run; with
+--follow it prints the run's output live on stderr (its live events: each cell as it
+starts, what the script prints), then its answer.""",
         "examples:\n"
         '  jupyter scripting run ID --data \'{"name": "John Smith"}\'\n'
         "  jupyter scripting run ID -X GET --query n=3 --accept image/png -o chart.png\n"
         "  jupyter scripting run ID --data-file input.csv --content-type text/csv\n"
-        "  jupyter scripting run ID --background --wait",
+        "  jupyter scripting run ID --background --wait\n"
+        "  jupyter scripting run ID --background --follow",
     )
     run.add_argument("script_id", metavar="ID", help="the script's id")
     run.add_argument(
@@ -79,6 +82,12 @@ progress display on stderr), then prints its answer like a synchronous run.""",
         "--wait",
         action="store_true",
         help="with --background: follow the run until it is finished, then print its answer",
+    )
+    run.add_argument(
+        "--follow",
+        action="store_true",
+        help="with --background: print the run's output live (stderr: its stdout and stderr, "
+        "cell by cell), then its answer",
     )
     run.add_argument("--output", "-o", metavar="FILE", help="write the answer's body to FILE")
     run.add_argument("--quiet", action="store_true", help="no status line, no progress")
@@ -138,8 +147,8 @@ def _query(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 
 def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.wait and not args.background:
-        usage(parser, "--wait follows a background run: add --background")
+    if (args.wait or args.follow) and not args.background:
+        usage(parser, "--wait and --follow follow a background run: add --background")
     request = request_from(args)
     api = api_for(args)
     timeout = getattr(args, "timeout", None)
@@ -150,6 +159,8 @@ def cmd_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         elapsed = time.monotonic() - started
         return _print(args, answer, answer.status, elapsed, api.run_hint(args.script_id, answer))
     queued = api.run_background(args.script_id, request, timeout=timeout)
+    if args.follow:
+        return follow_events(args, api, queued.execution_id)
     if args.wait:
         return follow(args, api, queued.execution_id)
     if as_json(args):
@@ -195,6 +206,38 @@ def follow(args: argparse.Namespace, api: ScriptingAPI, execution_id: str) -> in
     failed = status >= 400 and answer.error_document() is not None
     if not quiet:
         progress.finish(f"{'failed' if failed else 'finished'}, {status} {phrase(status)},")
+    hint = f"Its traceback: jupyter scripting logs {args.script_id} {execution_id}"
+    return _print(args, answer, status, None, hint if failed else None)
+
+
+def follow_events(args: argparse.Namespace, api: ScriptingAPI, execution_id: str) -> int:
+    """Print a background run's live events on stderr as they come, then its answer."""
+    try:
+        for kind, data, _ in api.execution_events(args.script_id, execution_id):
+            if args.quiet:
+                continue
+            if kind == "state":
+                err(f"[{execution_id}: {data.get('state')}]")
+            elif kind == "progress":
+                err(f"[cell {data.get('cell')} of {data.get('cells')}]")
+            elif kind == "stream":
+                sys.stderr.write(str(data.get("text", "")))
+                sys.stderr.flush()
+            elif kind == "display":
+                shown = (data.get("data") or {}).get("text/plain")
+                err(str(shown) if shown is not None else "[a display output]")
+            elif kind == "cell-error":
+                err(f"[error] {data.get('ename')}: {data.get('evalue')}")
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"Stopped following; execution {execution_id} goes on on the server. Follow it "
+            f"with: jupyter scripting logs {args.script_id} {execution_id}"
+        ) from None
+    answer = api.execution(args.script_id, execution_id)
+    if answer.status == 202:  # (the stream ended before the log did: wait for it)
+        return follow(args, api, execution_id)
+    status = run_status(answer)
+    failed = status >= 400 and answer.error_document() is not None
     hint = f"Its traceback: jupyter scripting logs {args.script_id} {execution_id}"
     return _print(args, answer, status, None, hint if failed else None)
 

@@ -15,6 +15,8 @@ export interface IScript {
   createdAt: string;
   updatedAt: string;
   timeout: number | null;
+  /** The parameters setting (README, "Parameters"); null: by the notebook. */
+  parameters: 'strict' | 'lenient' | 'off' | null;
 }
 
 /** A script in the listing (`script_list_item`): with its newest run of any version. */
