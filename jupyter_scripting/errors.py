@@ -26,9 +26,15 @@ class ScriptingError(Exception):
             "reason": self.reason,
             "executionId": self.execution_id,
         }
+        document.update(self.details())
         if traceback:
             document["traceback"] = traceback
         return document
+
+    def details(self) -> dict[str, object]:
+        """What this kind of error says beside its message, in the API's answer and the
+        log alike (nothing by default)."""
+        return {}
 
 
 class BadRequest(ScriptingError):
@@ -46,11 +52,13 @@ class InvalidParameters(ScriptingError):
 
     def __init__(self, problems: list[dict[str, str]], *, execution_id: str | None = None):
         listed = "; ".join(f"{p['name']}: {p['problem']}" for p in problems)
-        super().__init__(f"The script's parameters were not given right: {listed}.")
+        super().__init__(
+            f"The script's parameters were not given right: {listed}.", execution_id=execution_id
+        )
         self.problems = problems
 
-    def document(self, traceback: str | None = None) -> dict[str, object]:
-        return {**super().document(traceback), "problems": self.problems}
+    def details(self) -> dict[str, object]:
+        return {"problems": self.problems}
 
 
 class NotAuthenticated(ScriptingError):

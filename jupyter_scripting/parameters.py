@@ -30,7 +30,6 @@ from urllib.parse import parse_qs
 
 from .errors import BadRequest, InvalidParameters
 
-MODES = ("strict", "lenient", "off")
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 

@@ -90,9 +90,13 @@ def timeout(value: object) -> float | None:
     return float(value)
 
 
+#: A script's parameters settings (README, "Parameters"); None: by the notebook.
+PARAMETERS_MODES = ("strict", "lenient", "off")
+
+
 def parameters_mode(value: object) -> str | None:
     """A script's parameters setting: "strict", "lenient", "off", or None (by notebook)."""
-    if value is None or value in ("strict", "lenient", "off"):
+    if value is None or value in PARAMETERS_MODES:
         return value
     raise BadRequest('"parameters" must be "strict", "lenient", "off" or null.')
 

@@ -545,13 +545,22 @@ class ScriptingService:
         """The recorder of a run's live events."""
         return RunEvents(self.store, self.events_hub, execution_id, log=self.log)
 
+    async def _finish(
+        self, execution_id: str, result: ExecutionResult, live: RunEvents | None
+    ) -> bool:
+        """Store how the run ended with its last live events, and wake its streams here
+        (``finish_execution``'s answer: False if it had been closed as node-lost)."""
+        events = await live.close() if live is not None else []
+        stored = await self.store.finish_execution(execution_id, result, events)
+        self.events_hub.notify(execution_id)
+        return stored
+
     async def _record_error(
         self, execution_id: str, error: ScriptingError, live: RunEvents | None = None
     ) -> None:
         """Close the log of a run that ended without an outcome (and give back its seat)."""
         now = dt.datetime.now(dt.UTC)
-        events = await live.close() if live is not None else []
-        await self.store.finish_execution(
+        await self._finish(
             execution_id,
             ExecutionResult(
                 state="failed",
@@ -564,9 +573,8 @@ class ScriptingService:
                 finished_at=now,
                 duration_ms=0.0,
             ),
-            events,
+            live,
         )
-        self.events_hub.notify(execution_id)
 
     async def _record(
         self, execution_id: str, outcome: RunOutcome, mode: str, live: RunEvents
@@ -591,8 +599,7 @@ class ScriptingService:
                 outcome.answer.body,
                 "finished",
             )
-        events = await live.close()
-        stored = await self.store.finish_execution(
+        stored = await self._finish(
             execution_id,
             ExecutionResult(
                 state=state,
@@ -605,9 +612,8 @@ class ScriptingService:
                 finished_at=outcome.finished_at,
                 duration_ms=outcome.duration_ms,
             ),
-            events,
+            live,
         )
-        self.events_hub.notify(execution_id)
         if not stored:
             self.log.warning(
                 "Run %s ended (%s) after another node had recorded it as node-lost; the "

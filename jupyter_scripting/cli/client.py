@@ -198,14 +198,9 @@ class Client:
         """Send a request; its answer whatever the status. ``ServerUnreachable`` when no
         answer came (refused, unknown host, TLS failure, no answer within the timeout)."""
         url = self.endpoint(*parts, query=query)
-        all_headers = {
-            "User-Agent": f"jupyter-scripting/{__version__}",
-            "Accept-Encoding": "identity",
-            **(headers or {}),
-        }
-        if self.token:
-            all_headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(url, data=body, method=method, headers=all_headers)
+        request = urllib.request.Request(
+            url, data=body, method=method, headers=self._headers(headers)
+        )
         wait = self.timeout if timeout is None else timeout
         try:
             with self._opener.open(request, timeout=wait) as answer:
@@ -227,13 +222,7 @@ class Client:
         tries = 0
         while True:
             url = self.endpoint(*parts, query=[("after", str(after))])
-            headers = {
-                "User-Agent": f"jupyter-scripting/{__version__}",
-                "Accept": "text/event-stream",
-                "Accept-Encoding": "identity",
-            }
-            if self.token:
-                headers["Authorization"] = f"Bearer {self.token}"
+            headers = self._headers({"Accept": "text/event-stream"})
             request = urllib.request.Request(url, method="GET", headers=headers)
             try:
                 with self._opener.open(request, timeout=timeout) as answer:
@@ -272,6 +261,17 @@ class Client:
                 raise ServerUnreachable(
                     f"The server at {self.url} ended the run's event stream early."
                 )
+
+    def _headers(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        """Every request's headers (who asks, no compression, the token) and ``extra``."""
+        headers = {
+            "User-Agent": f"jupyter-scripting/{__version__}",
+            "Accept-Encoding": "identity",
+            **(extra or {}),
+        }
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
 
     def _unreachable(self, reason: object, timeout: float) -> str:
         if isinstance(reason, socket.timeout | TimeoutError):

@@ -202,12 +202,10 @@ def follow(args: argparse.Namespace, api: ScriptingAPI, execution_id: str) -> in
     except ServerError:
         progress.clear()
         raise
-    status = run_status(answer)
-    failed = status >= 400 and answer.error_document() is not None
+    status, failed = run_status(answer), ran_into_error(answer)
     if not quiet:
         progress.finish(f"{'failed' if failed else 'finished'}, {status} {phrase(status)},")
-    hint = f"Its traceback: jupyter scripting logs {args.script_id} {execution_id}"
-    return _print(args, answer, status, None, hint if failed else None)
+    return _print_logged(args, answer, execution_id)
 
 
 def follow_events(args: argparse.Namespace, api: ScriptingAPI, execution_id: str) -> int:
@@ -236,10 +234,19 @@ def follow_events(args: argparse.Namespace, api: ScriptingAPI, execution_id: str
     answer = api.execution(args.script_id, execution_id)
     if answer.status == 202:  # (the stream ended before the log did: wait for it)
         return follow(args, api, execution_id)
-    status = run_status(answer)
-    failed = status >= 400 and answer.error_document() is not None
+    return _print_logged(args, answer, execution_id)
+
+
+def _print_logged(args: argparse.Namespace, answer: Answer, execution_id: str) -> int:
+    """Print what a background run answered (its log's content), as a sync run's."""
     hint = f"Its traceback: jupyter scripting logs {args.script_id} {execution_id}"
-    return _print(args, answer, status, None, hint if failed else None)
+    failed = ran_into_error(answer)
+    return _print(args, answer, run_status(answer), None, hint if failed else None)
+
+
+def ran_into_error(answer: Answer) -> bool:
+    """The logged answer is the error document of a failed run."""
+    return run_status(answer) >= 400 and answer.error_document() is not None
 
 
 def run_status(answer: Answer) -> int:

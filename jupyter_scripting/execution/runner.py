@@ -263,14 +263,14 @@ class Runner(LoggingConfigurable):
             )
         # The response is read back with the last code cell's own request (one round
         # trip less); a notebook without code cells asks for it separately.
-        last = _last_code_cell(nb, client.skip_cells_with_tag)
+        executed = _code_cells(nb, client.skip_cells_with_tag)
+        last = max(executed, default=None)
         replies: dict[int, dict[str, Any]] = {}
 
         def on_executed(cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
             replies[cell_index] = execute_reply["content"]
 
         client.on_cell_executed = on_executed
-        executed = _code_cells(nb, client.skip_cells_with_tag)
         for index, cell in enumerate(nb.cells):
             if client.events is not None and index in executed:
                 client.events.emit(
@@ -321,19 +321,6 @@ def _code_cells(nb: Any, skip_tag: str) -> dict[int, int]:
         and skip_tag not in cell.metadata.get("tags", [])
     ]
     return {index: number for number, index in enumerate(indices, 1)}
-
-
-def _last_code_cell(nb: Any, skip_tag: str) -> int | None:
-    """Index of the last cell nbclient will send to the kernel, if any."""
-    for index in range(len(nb.cells) - 1, -1, -1):
-        cell = nb.cells[index]
-        if (
-            cell.cell_type == "code"
-            and cell.source.strip()
-            and skip_tag not in cell.metadata.get("tags", [])
-        ):
-            return index
-    return None
 
 
 def _read_dump(reply: dict[str, Any]) -> dict[str, Any] | None:

@@ -13,7 +13,6 @@ from tornado import web
 from ..auth import ScriptingUser
 from ..errors import (
     BadRequest,
-    InvalidParameters,
     NotAuthenticated,
     NotFound,
     ScriptingError,
@@ -111,10 +110,12 @@ class ScriptingHandler(ExtensionHandlerMixin, APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every error is ``{"message", "reason", "executionId"}`` and nothing more (but
-        ``problems``, one per parameter, on a 422)."""
+        what its kind adds: ``ScriptingError.details``, e.g. a 422's ``problems``)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        details: dict[str, object] = {}
         if isinstance(exc, ScriptingError):
             status_code, message, reason = exc.status, exc.message, exc.reason
+            details = exc.details()
             self._execution_id = exc.execution_id or self._execution_id
         elif isinstance(exc, web.HTTPError):
             message = (
@@ -139,14 +140,8 @@ class ScriptingHandler(ExtensionHandlerMixin, APIHandler):
             self.set_header("WWW-Authenticate", 'Bearer realm="jupyter_scripting"')
         if status_code == 405:
             self.set_header("Allow", ", ".join(self.allowed_methods()))
-        body: dict[str, Any] = {
-            "message": message,
-            "reason": reason,
-            "executionId": self._execution_id,
-        }
-        if isinstance(exc, InvalidParameters):
-            body["problems"] = exc.problems
-        self.finish(json.dumps(body))
+        body = {"message": message, "reason": reason, "executionId": self._execution_id}
+        self.finish(json.dumps({**body, **details}))
 
     # -- helpers --------------------------------------------------------------------
     @classmethod

@@ -100,6 +100,9 @@ class ExecutionEventsHandler(ExecutionHandler):
     Events (README, "Live output"): every event from the start (or after ``?after=`` /
     ``Last-Event-ID``) as it comes, then a ``status`` event, then the end."""
 
+    #: The client went away: the stream ends at its next turn.
+    _gone = False
+
     @web.authenticated
     @authorized("read", LOGS)
     async def get(self, script_id: str, execution_id: str) -> None:
@@ -148,10 +151,8 @@ class ExecutionEventsHandler(ExecutionHandler):
                 self.tenant, script_id, execution_id, after
             )
 
-    _gone = False
-
     def on_connection_close(self) -> None:
-        self._gone = True  # the client went away: the stream ends at its next turn
+        self._gone = True
         super().on_connection_close()
 
     def _last_event_id(self) -> int:
