@@ -30,7 +30,7 @@ from .handlers.logs import (
     ExecutionNotebookHandler,
     LogHandler,
 )
-from .handlers.openapi import OpenApiHandler
+from .handlers.openapi import OpenApiHandler, ScriptOpenApiHandler
 from .handlers.runs import BackgroundHandler, RunHandler
 from .handlers.scripts import NotebookHandler, SchemaHandler, ScriptHandler, ScriptsHandler
 from .http_limits import widen_header_limit
@@ -438,6 +438,7 @@ class ScriptingApp(ExtensionApp):
                 (rf"{script}/?", ScriptHandler),
                 (rf"{script}/notebook/?", NotebookHandler),
                 (rf"{script}/schema/?", SchemaHandler),
+                (rf"{script}/openapi.json", ScriptOpenApiHandler),
                 (rf"{script}/run/?", RunHandler),
                 (rf"{script}/background/?", BackgroundHandler),
                 (rf"/scripting/log/script/{_ID}/?", LogHandler),

@@ -164,12 +164,14 @@ def values_of(
     Values come from the query string, then from the body, which wins: a JSON object (a
     JSON content type, or a form-encoded body that is one, as ``curl -d '{...}'`` sends
     it) or form fields. Text values (query and form) are read as the parameter's type:
-    ``3``, ``true``, JSON for lists and objects. Another kind of body is the script's."""
+    ``3``, ``true``, JSON for lists and objects. Another kind of body is the script's.
+    Every value given is checked, also one the body overrides: a request that gives a
+    wrong value anywhere is refused."""
     by_name = {p.name: p for p in declared}
     problems: list[dict[str, str]] = []
-    raw: dict[str, tuple[Any, bool]] = {
-        name: (values[-1], True) for name, values in _query(query).items() if values
-    }
+    given: list[tuple[str, Any, bool]] = [
+        (name, values[-1], True) for name, values in _query(query).items() if values
+    ]
     media = (content_type or "").split(";")[0].strip().lower()
     is_json = media == "application/json" or media.endswith("+json")
     form = media in ("", "application/x-www-form-urlencoded")
@@ -181,24 +183,26 @@ def values_of(
                 raise BadRequest(
                     "The body is not valid JSON (this script takes its parameters from it)."
                 ) from None
-            data = None
-        if data is not None and not isinstance(data, dict):
+            data = {}  # a form body that only looks like JSON: the script's
+        if not isinstance(data, dict):  # null too
             raise InvalidParameters(
                 [{"name": "(body)", "problem": "the JSON body must be an object of parameters"}]
             )
-        raw.update((name, (value, False)) for name, value in (data or {}).items())
+        given += [(name, value, False) for name, value in data.items()]
     elif body.strip() and media == "application/x-www-form-urlencoded":
         fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-        raw.update((name, (values[-1], True)) for name, values in fields.items() if values)
+        given += [(name, values[-1], True) for name, values in fields.items() if values]
     values: dict[str, Any] = {}
-    for name, (value, textual) in raw.items():
+    unknown: set[str] = set()
+    for name, value, textual in given:
         parameter = by_name.get(name)
         if parameter is None:
             if mode == "strict":
-                known = ", ".join(sorted(by_name)) or "none"
-                problems.append(
-                    {"name": name, "problem": f"unknown parameter (this script takes: {known})"}
-                )
+                if name not in unknown:
+                    unknown.add(name)
+                    known = ", ".join(sorted(by_name)) or "none"
+                    problem = f"unknown parameter (this script takes: {known})"
+                    problems.append({"name": name, "problem": problem})
             elif name.isidentifier() and not keyword.iskeyword(name):
                 # Lenient is papermill's way: an unknown name is injected as it came (a
                 # text value stays text); one that is no Python name is left to request.

@@ -454,7 +454,7 @@ class ScriptingService:
         declared = self.declarations.of(notebook)
         mode = parameters.effective_mode(script.parameters, declared)
         document = parameters.schema(declared, mode, f"{script.name} (version {version})")
-        document["x-script"] = {"scriptId": script.id, "version": version}
+        document["x-script"] = {"scriptId": script.id, "name": script.name, "version": version}
         return document
 
     def _parameters_check(

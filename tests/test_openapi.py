@@ -204,6 +204,8 @@ async def test_live_answers_conform(api, jp_auth_header) -> None:
     typed = await create("typed", load_notebook("papermill_typed"))
     await check("GET", f"scripting/script/{typed}/schema", expect=200)
     await check("GET", f"scripting/script/{MISSING}/schema", expect=404)
+    await check("GET", f"scripting/script/{typed}/openapi.json", expect=200)
+    await check("GET", f"scripting/script/{MISSING}/openapi.json", expect=404)
     await check("POST", f"scripting/script/{typed}/run", body=b'{"c": "x"}', expect=422)
     await check("POST", f"scripting/script/{typed}/background", body=b'{"c": 1.5}', expect=422)
     await check("PATCH", f"scripting/script/{typed}", body=b'{"parameters": "off"}', expect=200)
@@ -269,3 +271,110 @@ async def test_live_answers_conform(api, jp_auth_header) -> None:
     }
     called = {(path, method) for path, method, _ in check.seen}
     assert operations - called == set()
+
+
+# -- one script's own document ---------------------------------------------------------------
+
+
+async def test_a_scripts_own_document_describes_its_runs(
+    api, publish, jp_auth_header, jp_base_url
+) -> None:
+    """``/scripting/script/{id}/openapi.json`` is valid OpenAPI 3.1 whose run operations
+    take the script's schema as their body; requests made from it and their answers
+    validate against it (schemathesis generates many more in test_schemathesis)."""
+    typed = await publish("papermill_typed", name="typed report")
+    schema = body_json(await api("scripting", "script", typed, "schema"))
+    document = body_json(await api("scripting", "script", typed, "openapi.json"))
+    validate(document)
+    assert document["info"]["title"] == "typed report" and document["info"]["version"] == "1"
+    run, background = f"/scripting/script/{typed}/run", f"/scripting/script/{typed}/background"
+    operations = {
+        operation["operationId"]: (path, method)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in METHODS
+    }
+    methods = ("post", "get", "put", "patch", "delete")
+    suffixes = ("", "Get", "Put", "Patch", "Delete")
+    assert operations == {
+        **{f"runTypedReport{s}": (run, m) for s, m in zip(suffixes, methods, strict=True)},
+        **{f"queueTypedReport{s}": (background, m) for s, m in zip(suffixes, methods, strict=True)},
+        "getTypedReportExecution": (
+            f"/scripting/log/script/{typed}/execution/{{executionId}}",
+            "get",
+        ),
+    }
+    assert "requestBody" not in document["paths"][run]["get"]
+    body = document["paths"][run]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"] == schema["properties"]
+    assert body["schema"]["additionalProperties"] is False
+    queried = {p["name"] for p in document["paths"][run]["get"]["parameters"]}
+    assert queried == set(schema["properties"])
+
+    # Served with this server's base_url; the requests below are checked by their paths.
+    assert document["servers"][0]["url"] == jp_base_url
+    openapi = OpenAPI.from_dict({**document, "servers": [{"url": "/"}]})
+
+    async def call(method: str, path: str, body: bytes | None, query: str = "") -> HTTPResponse:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        answer = await api(*path.strip("/").split("/"), method=method, body=body, params=params)
+        request = MockRequest(
+            "http://localhost",
+            method,
+            path,
+            args=params,
+            headers={**jp_auth_header, **headers},
+            data=body,
+            content_type=headers.get("Content-Type", ""),
+        )
+        response = MockResponse(
+            answer.body,
+            status_code=answer.code,
+            headers=dict(answer.headers.get_all()),
+            content_type=answer.headers.get("Content-Type", ""),
+        )
+        if answer.code < 400:
+            openapi.validate_request(request)
+        openapi.validate_response(request, response)
+        return answer
+
+    # A body made from the document: each property's default, one of them changed.
+    values = {k: p["default"] for k, p in body["schema"]["properties"].items() if "default" in p}
+    values |= {"c": 7, "d": ["x", "y"]}
+    answer = await call("POST", run, json.dumps(values).encode())
+    assert answer.code == 200
+    assert json.loads(answer.body) == {**values, "f": None}
+    answer = await call("GET", run, None, 'c=5&e=false&d=["z"]')
+    assert answer.code == 200
+    assert json.loads(answer.body) == {
+        "a": 2.25,
+        "b": "hello",
+        "c": 5,
+        "d": ["z"],
+        "e": False,
+        "f": None,
+    }
+    refused = await call("POST", run, b'{"c": "seven", "colour": 1}')
+    assert refused.code == 422
+    assert {p["name"] for p in body_json(refused)["problems"]} == {"c", "colour"}
+    queued = await call("POST", background, b'{"c": 1}')
+    assert queued.code == 202
+    execution = f"/scripting/log/script/{typed}/execution/{body_json(queued)['executionId']}"
+    for _ in range(300):
+        done = await call("GET", execution, None)
+        if done.code != 202:
+            break
+        await asyncio.sleep(0.1)
+    assert done.code == 200 and json.loads(done.body)["c"] == 1
+
+
+async def test_a_script_without_parameters_takes_any_body(api, publish) -> None:
+    script_id = await publish("echo", name="écho ☃")
+    document = body_json(await api("scripting", "script", script_id, "openapi.json"))
+    validate(document)
+    post = document["paths"][f"/scripting/script/{script_id}/run"]["post"]
+    assert post["operationId"] == "runCho"
+    assert post["requestBody"]["content"] == {"*/*": {"schema": {}}}
+    get = document["paths"][f"/scripting/script/{script_id}/run"]["get"]
+    assert "parameters" not in get and get["requestBody"]["content"] == {"*/*": {"schema": {}}}

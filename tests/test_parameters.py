@@ -96,8 +96,9 @@ def test_values_are_checked_and_every_problem_is_named():
     assert values == {"zzz": [1], "c": 2}
     with pytest.raises(BadRequest):
         parameters.values_of(declared, "strict", b"{nope", "application/json", {})
-    with pytest.raises(InvalidParameters):
-        parameters.values_of(declared, "strict", b"[1, 2]", "application/json", {})
+    for not_an_object in (b"[1, 2]", b"null", b'"text"'):
+        with pytest.raises(InvalidParameters):
+            parameters.values_of(declared, "strict", not_an_object, "application/json", {})
     with pytest.raises(InvalidParameters):  # 1e400 reads as infinity: not a value
         parameters.values_of(declared, "strict", b'{"a": 1e400}', "application/json", {})
 
@@ -113,6 +114,19 @@ def test_text_values_are_read_as_their_parameters_types():
     assert parameters.values_of(declared, "strict", b"c=5&b=hi", form, {}) == {"c": 5, "b": "hi"}
     # A body of another kind is the script's own.
     assert parameters.values_of(declared, "strict", b"c,d\n1,2", "text/csv", {}) == {}
+    # The body wins over the query, but a wrong value is refused wherever it is given.
+    both = parameters.values_of(declared, "strict", b'{"c": 1}', "application/json", query)
+    assert both["c"] == 1 and both["e"] is False
+    with pytest.raises(InvalidParameters) as refused:
+        parameters.values_of(
+            declared,
+            "strict",
+            b'{"e": true, "zz": 1}',
+            "application/json",
+            {"e": ["null"], "zz": ["2"]},
+        )
+    (e, zz) = refused.value.problems  # one problem per name, zz given twice
+    assert e["name"] == "e" and zz["name"] == "zz" and "unknown" in zz["problem"]
 
 
 def test_inject_puts_the_cell_where_papermill_does():
@@ -263,7 +277,7 @@ async def test_the_schema_of_a_script(api, publish):
     }
     assert schema["properties"]["d"]["default"] == ["a", "b"]
     assert "type" not in schema["properties"]["f"]
-    assert schema["x-script"] == {"scriptId": typed, "version": 1}
+    assert schema["x-script"] == {"scriptId": typed, "name": "typed", "version": 1}
     # A valid JSON Schema, that accepts the defaults and refuses what a run refuses.
     import jsonschema
 

@@ -183,7 +183,6 @@ async def test_invalid_status_from_script_is_502(api, publish):
 
 
 @pytest.mark.run_path
-@pytest.mark.run_path
 async def test_a_deadline_during_the_kernels_start_leaves_no_kernel(api, publish, jp_serverapp):
     """A deadline that passes while the kernel is still starting (the smallest positive
     timeout: found by schemathesis) is a 504, and the half-started kernel is not left
@@ -204,9 +203,14 @@ async def test_a_deadline_during_the_kernels_start_leaves_no_kernel(api, publish
 
 
 async def test_timeout_is_504_and_kills_the_kernel_and_its_children(api, publish):
+    # The deadline counts from the request, kernel start included: a first run brings
+    # the fork server up, so that on a loaded machine the script still prints its pids
+    # well inside the deadline.
+    warm = await api("scripting", "script", await publish("nothing"), "run", method="POST")
+    assert warm.code == 204
     script_id = await publish("sleeps")
     patched = await api(
-        "scripting", "script", script_id, method="PATCH", body=json.dumps({"timeout": 3})
+        "scripting", "script", script_id, method="PATCH", body=json.dumps({"timeout": 5})
     )
     assert patched.code == 200
     started = time.monotonic()
@@ -214,8 +218,8 @@ async def test_timeout_is_504_and_kills_the_kernel_and_its_children(api, publish
     elapsed = time.monotonic() - started
     assert answer.code == 504
     error = body_json(answer)
-    assert error["reason"] == "timeout" and "3 s" in error["message"]
-    assert elapsed < 15
+    assert error["reason"] == "timeout" and "5 s" in error["message"]
+    assert elapsed < 20
     # The executed notebook records the kernel's and its child's pids: both are gone.
     notebook = await api(
         "scripting", "log", "script", script_id, "execution", error["executionId"], "notebook"

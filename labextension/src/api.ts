@@ -96,7 +96,7 @@ export interface IRunSchema {
   additionalProperties?: boolean;
   'x-parameters'?: 'strict' | 'lenient';
   /** The script and the version the schema is of. */
-  'x-script'?: { scriptId: string; version: number };
+  'x-script'?: { scriptId: string; name?: string; version: number };
 }
 
 /**
