@@ -201,8 +201,8 @@ def values_of(
                 if name not in unknown:
                     unknown.add(name)
                     known = ", ".join(sorted(by_name)) or "none"
-                    problem = f"unknown parameter (this script takes: {known})"
-                    problems.append({"name": name, "problem": problem})
+                    unknown_one = f"unknown parameter (this script takes: {known})"
+                    problems.append({"name": name, "problem": unknown_one})
             elif name.isidentifier() and not keyword.iskeyword(name):
                 # Lenient is papermill's way: an unknown name is injected as it came (a
                 # text value stays text); one that is no Python name is left to request.
