@@ -222,6 +222,29 @@ def test_list_follows_more_elements(server: ServerProcess) -> None:
     assert [s["scriptId"] for s in scripts] == expected
 
 
+def test_show_prints_the_settings_and_the_parameters(cli: Cli) -> None:
+    typed = cli.server.publish(load_notebook("papermill_typed"), name="typed")
+    shown = cli.ok("show", typed).text
+    assert "Script 'typed'" in shown and f"ID:         {typed}" in shown
+    assert "Parameters: strict (by the notebook)" in shown
+    rows = {line.split()[0]: line.split(None, 3)[1:] for line in shown.splitlines()[8:]}
+    assert rows["PARAMETER"] == ["TYPE", "DEFAULT", "DESCRIPTION"]
+    assert rows["a"] == ["number", "2.25", "Variable a"]
+    assert rows["d"] == ["array", "['a',", "'b']  Some strings"]
+    assert rows["f"] == ["any", "None", "Anything at all"]
+    both = json.loads(cli.ok("show", typed, "--json").stdout)
+    assert both["script"]["scriptId"] == typed
+    assert both["schema"]["properties"]["c"]["type"] == "integer"
+    document = json.loads(cli.ok("show", typed, "--openapi").stdout)
+    assert document["info"]["title"] == "typed"
+    assert f"/scripting/script/{typed}/run" in document["paths"]
+    # A script without a parameters cell, and one that does not exist.
+    plain = cli.server.publish(load_notebook("nothing"), name="plain")
+    assert "It takes no parameters" in cli.ok("show", plain).text
+    missing = cli.fails("show", "00000000-0000-4000-8000-000000000000")
+    assert "404" in missing and "jupyter scripting list" in missing
+
+
 # -- run --------------------------------------------------------------------------------------
 def test_run_synchronously(cli: Cli, tmp_path: Path) -> None:
     hello = cli.server.publish(load_notebook("hello"), name="hello")

@@ -109,6 +109,21 @@ class ScriptingAPI:
             raise ServerError(answer, self.client.hint(answer))
         return cast(ScriptModel, answer.json())
 
+    def script(self, script_id: str) -> ScriptModel:
+        """The script (its latest version's settings)."""
+        answer = self.client.call("GET", "scripting", "script", script_id, hint_404=SEE_SCRIPTS)
+        return cast(ScriptModel, answer.json())
+
+    def schema(self, script_id: str) -> dict[str, Any]:
+        """The JSON Schema of the latest version's parameters (README, "Parameters")."""
+        path = ["scripting", "script", script_id, "schema"]
+        return cast(dict[str, Any], self.client.call("GET", *path, hint_404=SEE_SCRIPTS).json())
+
+    def script_openapi(self, script_id: str) -> dict[str, Any]:
+        """The script's own OpenAPI document, to generate a client for it."""
+        path = ["scripting", "script", script_id, "openapi.json"]
+        return cast(dict[str, Any], self.client.call("GET", *path, hint_404=SEE_SCRIPTS).json())
+
     def create_script(self, name: str, notebook: Mapping[str, Any]) -> ScriptModel:
         """A new script named ``name``, version 1."""
         payload = {"name": name, "notebook": notebook}

@@ -21,7 +21,7 @@ from .errors import EXIT_ERROR, EXIT_OK, UsageError
 from .progress import format_seconds
 
 if TYPE_CHECKING:
-    from .models import ExecutionModel, ScriptListItem
+    from .models import ExecutionModel, ScriptListItem, ScriptModel
 
 
 def err(text: str) -> None:
@@ -66,6 +66,44 @@ def print_scripts(scripts: Sequence[ScriptListItem]) -> None:
         for s in scripts
     ]
     print_table(rows)
+
+
+def print_script(script: ScriptModel, schema: Mapping[str, Any], run_url: str) -> None:
+    """What ``show ID`` prints: the script's settings, then a table of its parameters."""
+    timeout = script.get("timeout")
+    setting = script.get("parameters")
+    mode = schema.get("x-parameters", "off")
+    print(f"Script {script['name']!r}")
+    print(f"ID:         {script['scriptId']}")
+    print(f"Version:    {script['version']} (updated {script.get('updatedAt') or '-'})")
+    print(f"Timeout:    {'the service default' if timeout is None else f'{timeout:g} s'}")
+    by = "set on the script" if setting is not None else "by the notebook"
+    print(f"Parameters: {mode} ({by})")
+    print(f"Run:        {run_url}")
+    print(f"            jupyter scripting run {script['scriptId']}")
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    if mode == "off":
+        print("\nIt takes no parameters: the request's body is the script's own.")
+        return
+    if not properties:
+        print("\nIts parameters cell declares no names.")
+        return
+    print()
+    rows = [("PARAMETER", "TYPE", "DEFAULT", "DESCRIPTION")]
+    for name, prop in properties.items():
+        kind = prop.get("type", "any")
+        written = str(prop.get("x-python", ""))
+        # The default as the notebook writes it (Python), else as JSON.
+        default = (
+            written.split(" = ", 1)[1] if " = " in written else json.dumps(prop.get("default"))
+        )
+        rows.append(
+            (name, "|".join(kind) if isinstance(kind, list) else str(kind), default,
+             str(prop.get("description") or ""))
+        )  # fmt: skip
+    print_table(rows)
+    if mode == "lenient":
+        print("Other names are passed on unchecked (lenient).")
 
 
 def _last_run(execution: ExecutionModel | None) -> str:

@@ -1,4 +1,4 @@
-"""``jupyter scripting publish`` and ``list``: a tenant's scripts."""
+"""``jupyter scripting publish``, ``list`` and ``show``: a tenant's scripts."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 from .errors import EXIT_OK, UsageError
 from .options import Commands, api_for, as_json
-from .render import print_json, print_scripts
+from .render import print_json, print_script, print_scripts
 
 
 def add_parsers(commands: Commands) -> None:
-    """``publish`` and ``list``."""
+    """``publish``, ``list`` and ``show``."""
     publish = commands.add(
         "publish",
         "publish a notebook: a new script, or a new version of one",
@@ -35,6 +35,23 @@ same name (--name, default the file's name without .ipynb); else a new script.""
         "list", "list the scripts", "List every script of the tenant, most recently updated first."
     )
     listing.set_defaults(handler=cmd_list)
+
+    show = commands.add(
+        "show",
+        "show a script: its settings and the parameters a run takes",
+        """Show the script ID: its name, version, settings and URL, and the parameters of
+its latest version (the notebook's cell tagged 'parameters': each name's type, default and
+comment), which a run takes as JSON body keys or query values. --json prints the script and
+its parameters' JSON Schema; --openapi prints the script's own OpenAPI document (to
+generate a client for this one script).""",
+        "examples:\n  jupyter scripting show ID\n  jupyter scripting show ID --json\n"
+        "  jupyter scripting show ID --openapi > script.json",
+    )
+    show.add_argument("script_id", metavar="ID", help="the script's id")
+    show.add_argument(
+        "--openapi", action="store_true", help="print the script's OpenAPI document (JSON)"
+    )
+    show.set_defaults(handler=cmd_show)
 
 
 def read_notebook(path: str) -> dict[str, Any]:
@@ -87,4 +104,18 @@ def cmd_list(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print_json({"scripts": scripts, "moreElements": False})
         return EXIT_OK
     print_scripts(scripts)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    api = api_for(args)
+    if args.openapi:
+        print_json(api.script_openapi(args.script_id))
+        return EXIT_OK
+    script = api.script(args.script_id)
+    schema = api.schema(args.script_id)
+    if as_json(args):
+        print_json({"script": script, "schema": schema})
+        return EXIT_OK
+    print_script(script, schema, api.run_url(script["scriptId"]))
     return EXIT_OK
