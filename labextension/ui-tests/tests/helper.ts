@@ -159,6 +159,13 @@ export class ScriptingUI {
     );
   }
 
+  /** The logs view's row of one execution. */
+  logRow(executionId: string): Locator {
+    return this.page.locator(
+      `.jp-scripting-logs:visible .jp-scripting-log-row[data-execution-id="${executionId}"]`
+    );
+  }
+
   /** The chart of the executions listed, and its points. */
   logsChart(): Locator {
     return this.page.locator(

@@ -3,8 +3,9 @@
  * publish the demo notebook, run it from the run dialog, read its log, open the
  * executed notebook; then the Scripts panel's actions, a background run, and a server
  * error shown in the UI; a reload that reopens the Run and Logs tabs; the run form of a
- * script's parameters and its 422s, the chart of a script's runs, and a background run
- * watched live. The screenshots of the README are taken here.
+ * script's parameters and its 422s, the chart of a script's runs, a background run
+ * watched live from the run dialog and from the logs view. The screenshots of the
+ * README are taken here.
  */
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
@@ -318,4 +319,57 @@ test('a background run shows what it prints while it runs', async ({
   await expect(result.locator('.jp-scripting-body-json')).toContainText(
     '"ticks": 3'
   );
+});
+
+test('the logs view follows a running execution live, then shows how it ended', async ({
+  page,
+  request
+}) => {
+  const ui = new ScriptingUI(page);
+  const scriptId = await publishThroughApi(request, 'slow ticker', [
+    { source: 'import time' },
+    {
+      source:
+        'for i in range(4):\n    print(f"step {i}", flush=True)\n    time.sleep(1)\nresponse.json({"steps": 4})'
+    }
+  ]);
+  // Queued by another client: the logs view finds it running.
+  const queued = await request.post(`/scripting/script/${scriptId}/background`);
+  expect(queued.status()).toBe(202);
+  const { executionId } = (await queued.json()) as { executionId: string };
+  await ui.openPanel();
+  await ui.panelAction(scriptId, 'Logs');
+  const row = ui.logRow(executionId);
+  await expect(row.locator('.jp-scripting-status')).toHaveText(
+    /queued|running/
+  );
+  await row.click();
+
+  // Its output while it runs: the first step before the run has ended.
+  const live = ui.logDetail().locator('.jp-scripting-live');
+  await expect(live.locator('.jp-scripting-live-stdout')).toContainText(
+    'step 0'
+  );
+  await expect(live.locator('.jp-scripting-live-cell')).toHaveText(
+    'cell 2 of 2'
+  );
+  await expect(live).not.toHaveClass(/jp-mod-done/);
+  await expect(ui.logDetail().locator('.jp-scripting-answer-code')).toHaveCount(
+    0
+  );
+
+  // Then all of it, its answer below, and its row with the status it ended with.
+  await expect(live.locator('.jp-scripting-live-stdout')).toHaveText(
+    'step 0\nstep 1\nstep 2\nstep 3\n'
+  );
+  await expect(live.locator('.jp-scripting-live-state')).toContainText(
+    'finished'
+  );
+  await expect(ui.logDetail().locator('.jp-scripting-answer-code')).toHaveText(
+    '200 OK'
+  );
+  await expect(ui.logDetail().locator('.jp-scripting-body-json')).toContainText(
+    '"steps": 4'
+  );
+  await expect(row.locator('.jp-scripting-status')).toHaveText('200');
 });
