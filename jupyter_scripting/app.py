@@ -32,6 +32,7 @@ from .handlers.logs import (
 )
 from .handlers.openapi import OpenApiHandler, ScriptOpenApiHandler
 from .handlers.runs import BackgroundHandler, RunHandler
+from .handlers.schedules import ScheduleHandler, SchedulesHandler
 from .handlers.scripts import NotebookHandler, SchemaHandler, ScriptHandler, ScriptsHandler
 from .http_limits import widen_header_limit
 from .metrics import SANDBOX_ACTIVE
@@ -136,6 +137,12 @@ class ScriptingApp(ExtensionApp):
         help="""Seconds between two looks at the background queue: the fallback for runs
         whose notification did not arrive (runs are started at once when one is queued or a
         seat is given back, on PostgreSQL through LISTEN/NOTIFY on every node).""",
+    )
+    schedule_interval = Float(
+        5.0,
+        config=True,
+        help="""Seconds between two looks for due schedules (README, "Schedules"): a tick
+        queues its run at most this late. Every node looks; each tick fires once.""",
     )
     node_name = Unicode(
         config=True,
@@ -322,6 +329,7 @@ class ScriptingApp(ExtensionApp):
         "max_background_runs",
         "background_timeout",
         "queue_poll_interval",
+        "schedule_interval",
         "log_retention_interval",
         "kernel_startup_timeout",
         "heartbeat_interval",
@@ -439,6 +447,8 @@ class ScriptingApp(ExtensionApp):
                 (rf"{script}/notebook/?", NotebookHandler),
                 (rf"{script}/schema/?", SchemaHandler),
                 (rf"{script}/openapi.json", ScriptOpenApiHandler),
+                (rf"{script}/schedule/?", SchedulesHandler),
+                (rf"{script}/schedule/{_ID}/?", ScheduleHandler),
                 (rf"{script}/run/?", RunHandler),
                 (rf"{script}/background/?", BackgroundHandler),
                 (rf"/scripting/log/script/{_ID}/?", LogHandler),

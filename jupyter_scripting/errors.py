@@ -89,6 +89,15 @@ class VersionNotFound(NotFound):
         super().__init__(f"Script {script_id!r} has no version {version}.")
 
 
+class ScheduleNotFound(NotFound):
+    """No such schedule of that script in the caller's tenant."""
+
+    def __init__(self, schedule_id: str = "") -> None:
+        super().__init__(
+            f"No schedule with id {schedule_id!r}." if schedule_id else "No such schedule."
+        )
+
+
 class ExecutionNotFound(NotFound):
     """No such execution of that script in the caller's tenant."""
 

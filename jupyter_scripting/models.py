@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .store.records import ApiKeyRecord, ExecutionRecord, ScriptRecord
+from . import schedules
+from .store.records import ApiKeyRecord, ExecutionRecord, ScheduleRecord, ScriptRecord
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -60,4 +61,28 @@ def key_model(key: ApiKeyRecord) -> dict[str, Any]:
         "role": key.role,
         "createdAt": iso(key.created_at),
         "revokedAt": iso(key.revoked_at),
+    }
+
+
+def schedule_model(schedule: ScheduleRecord) -> dict[str, Any]:
+    """A schedule, with its next ticks (none while disabled)."""
+    ticks: list[dt.datetime] = []
+    if schedule.next_at is not None:
+        following = schedules.upcoming(
+            schedule.cron, schedule.timezone, schedule.next_at, schedules.SHOWN_TICKS - 1
+        )
+        ticks = [schedule.next_at, *following]
+    return {
+        "scheduleId": schedule.id,
+        "scriptId": schedule.script_id,
+        "cron": schedule.cron,
+        "timezone": schedule.timezone,
+        "body": schedules.body_value(schedule.body),
+        "enabled": schedule.enabled,
+        "catchUp": schedule.catch_up,
+        "nextRuns": [iso(tick) for tick in ticks],
+        "lastTickAt": iso(schedule.last_tick_at),
+        "lastExecutionId": schedule.last_execution_id,
+        "createdAt": iso(schedule.created_at),
+        "updatedAt": iso(schedule.updated_at),
     }

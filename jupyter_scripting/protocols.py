@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .execution.runner import RunRequest
     from .execution.sandbox_policy import Sandbox
     from .rules import Role
+    from .schedules import ScheduleSpec
     from .store.nodes import Heartbeat, NodeRecord, Reaped
     from .store.records import (
         ApiKeyRecord,
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
         EventRecord,
         ExecutionRecord,
         ExecutionResult,
+        FiredTick,
         Mode,
+        ScheduleRecord,
         ScriptRecord,
         State,
     )
@@ -181,6 +184,22 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
     # the background queue
     async def claim_background_run(self, node: str, max_running: int) -> ClaimedRun | None: ...
     async def count_background(self) -> tuple[int, int]: ...
+
+    # schedules
+    async def create_schedule(
+        self, tenant: str, script_id: str, spec: ScheduleSpec
+    ) -> ScheduleRecord: ...
+    async def list_schedules(self, tenant: str, script_id: str) -> list[ScheduleRecord]: ...
+    async def get_schedule(
+        self, tenant: str, script_id: str, schedule_id: str
+    ) -> ScheduleRecord: ...
+    async def update_schedule(
+        self, tenant: str, script_id: str, schedule_id: str, spec: ScheduleSpec
+    ) -> ScheduleRecord: ...
+    async def delete_schedule(self, tenant: str, script_id: str, schedule_id: str) -> None: ...
+    async def fire_due_schedules(
+        self, request_of: Callable[[ScheduleRecord], bytes]
+    ) -> list[FiredTick]: ...
 
     # API keys
     async def create_api_key(

@@ -24,7 +24,7 @@ import nbformat
 from nbformat.validator import NotebookValidationError, normalize
 from nbformat.warnings import MissingIDFieldWarning
 
-from . import live, metrics, parameters, rules
+from . import live, metrics, parameters, rules, schedules
 from .cluster import Membership
 from .errors import (
     BadRequest,
@@ -46,8 +46,11 @@ from .store.records import (
     EventRecord,
     ExecutionRecord,
     ExecutionResult,
+    FiredTick,
+    ScheduleRecord,
     ScriptRecord,
 )
+from .store.schedules import spec_of
 from .store.seats import SeatsTaken, sync_scope
 from .store.service import UNSET
 
@@ -95,6 +98,7 @@ class Limits:
     max_node_background_runs: int | None
     heartbeat_interval: float
     node_timeout: float
+    schedule_interval: float = 5.0
 
 
 @dataclass
@@ -199,6 +203,8 @@ class ScriptingService:
         #: Synchronous runs this node is executing (the limit itself is the store's seats).
         self._sync_runs = 0
         self._ready: asyncio.Task[None] | None = None
+        #: Fires due schedules every ``schedule_interval`` seconds (README, "Schedules").
+        self._scheduler: asyncio.Task[None] | None = None
         #: Set once the store has been opened (migrated, the books closed on a crash).
         self.opened = asyncio.Event()
         self._stopping = False
@@ -260,6 +266,8 @@ class ScriptingService:
             self.log.warning("Marked %d runs interrupted by the last shutdown", interrupted)
         if not self._stopping:
             await self.membership.start()
+            if self._scheduler is None:
+                self._scheduler = asyncio.ensure_future(self._fire_schedules_forever())
         if not self.opened.is_set():
             self.opened.set()
             self.log.info("The script store is open")
@@ -280,6 +288,10 @@ class ScriptingService:
         then stop their kernels (their logs say "interrupted"); leave queued background
         runs in the store for the next start; close the store."""
         self._stopping = True
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler
         await self.background.stop_dispatching()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.shutdown_grace
@@ -622,6 +634,89 @@ class ScriptingService:
                 outcome.status,
             )
         return outcome
+
+    # -- schedules ------------------------------------------------------------
+    async def create_schedule(self, tenant: str, script_id: str, body: Any) -> ScheduleRecord:
+        """A new schedule from a POST body; its body is checked against the script's
+        parameters now (422), and again at each run."""
+        spec = schedules.parse_spec(body)
+        await self.ensure_ready()
+        await self._check_schedule(tenant, script_id, spec)
+        return await self.store.create_schedule(tenant, script_id, spec)
+
+    async def list_schedules(self, tenant: str, script_id: str) -> list[ScheduleRecord]:
+        await self.ensure_ready()
+        return await self.store.list_schedules(tenant, script_id)
+
+    async def get_schedule(self, tenant: str, script_id: str, schedule_id: str) -> ScheduleRecord:
+        await self.ensure_ready()
+        return await self.store.get_schedule(tenant, script_id, schedule_id)
+
+    async def update_schedule(
+        self, tenant: str, script_id: str, schedule_id: str, body: Any
+    ) -> ScheduleRecord:
+        """Apply a PATCH body over the schedule's settings."""
+        await self.ensure_ready()
+        current = await self.store.get_schedule(tenant, script_id, schedule_id)
+        if isinstance(body, dict) and not body:
+            raise BadRequest(
+                "PATCH takes a JSON object with cron, timezone, body, enabled and/or catchUp."
+            )
+        spec = schedules.parse_spec(body, spec_of(current), partial=True)
+        await self._check_schedule(tenant, script_id, spec)
+        return await self.store.update_schedule(tenant, script_id, schedule_id, spec)
+
+    async def delete_schedule(self, tenant: str, script_id: str, schedule_id: str) -> None:
+        await self.ensure_ready()
+        await self.store.delete_schedule(tenant, script_id, schedule_id)
+
+    async def _check_schedule(
+        self, tenant: str, script_id: str, spec: schedules.ScheduleSpec
+    ) -> None:
+        script, _, notebook = await self.store.get_notebook(tenant, script_id, None)
+        request = self._scheduled_request("00000000-0000-4000-8000-000000000000", spec.body)
+        self.parameter_values(script.parameters, notebook, request)
+
+    @staticmethod
+    def _scheduled_request(schedule_id: str, body: str | None) -> RunRequest:
+        """What the script of a scheduled run sees as ``request``."""
+        return RunRequest(
+            method="POST",
+            path="/scripting/schedule",
+            query={},
+            headers=schedules.schedule_headers(schedule_id, body),
+            body=schedules.run_body(body),
+        )
+
+    async def fire_schedules(self) -> list[FiredTick]:
+        """Queue the runs of the schedules due now (on every node; each tick once)."""
+        await self.ensure_ready()
+        fired = await self.store.fire_due_schedules(
+            lambda record: self._scheduled_request(record.id, record.body).to_json()
+        )
+        for tick in fired:
+            if tick.execution_id is None:
+                self.log.warning(
+                    "Schedule %s: the tick of %s was missed (skipped)", tick.schedule_id, tick.tick
+                )
+            else:
+                self.log.info(
+                    "Schedule %s: queued run %s for the tick of %s",
+                    tick.schedule_id,
+                    tick.execution_id,
+                    tick.tick,
+                )
+        if any(tick.execution_id for tick in fired):
+            self.background.wake()
+        return fired
+
+    async def _fire_schedules_forever(self) -> None:
+        while not self._stopping:
+            try:
+                await self.fire_schedules()
+            except Exception:  # a store that failed is tried again at the next look
+                self.log.exception("Could not fire the due schedules")
+            await asyncio.sleep(self.limits.schedule_interval)
 
     # -- API keys ---------------------------------------------------------------
     async def create_api_key(self, tenant: str, body: Any) -> tuple[ApiKeyRecord, str]:

@@ -304,7 +304,7 @@ def test_every_command_says_its_exit_statuses_and_the_roles_come_from_the_rules(
     commands = [c for c in leaves(parser) if not c.prog.endswith(" worker")]
     assert len(commands) == len(list(leaves(parser))) - 1
     assert {c.prog.removeprefix("jupyter scripting ") for c in commands} == {
-        "publish", "list", "run", "logs", "key", "key create", "key list", "key revoke",
+        "publish", "list", "show", "run", "logs", "key", "key create", "key list", "key revoke",
     }  # fmt: skip
     assert all(c.epilog and c.epilog.endswith(EXIT_CODES) for c in commands)
     assert all(role in ROLES_TEXT for role in ROLES)

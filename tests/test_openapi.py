@@ -208,6 +208,22 @@ async def test_live_answers_conform(api, jp_auth_header) -> None:
     await check("GET", f"scripting/script/{MISSING}/openapi.json", expect=404)
     await check("POST", f"scripting/script/{typed}/run", body=b'{"c": "x"}', expect=422)
     await check("POST", f"scripting/script/{typed}/background", body=b'{"c": 1.5}', expect=422)
+    # Schedules.
+    schedules = f"scripting/script/{typed}/schedule"
+    plan = b'{"cron": "0 9 * * 1-5", "timezone": "Europe/Berlin", "body": {"c": 2}}'
+    created = body_json(await check("POST", schedules, body=plan, expect=201))
+    await check("POST", schedules, body=b'{"cron": "every day"}', expect=400)
+    await check("POST", schedules, body=b'{"cron": "@daily", "body": {"c": "x"}}', expect=422)
+    await check("GET", schedules, expect=200)
+    await check("GET", f"scripting/script/{MISSING}/schedule", expect=404)
+    schedule = f"{schedules}/{created['scheduleId']}"
+    await check("GET", schedule, expect=200)
+    await check("PATCH", schedule, body=b'{"enabled": false}', expect=200)
+    await check("PATCH", schedule, body=b'{"catchUp": "all"}', expect=400)
+    await check("PATCH", schedule, body=b'{"body": {"c": 1.5}}', expect=422)
+    await check("DELETE", schedule, expect=204)
+    await check("GET", schedule, expect=404)
+    await check("DELETE", schedule, expect=404)
     await check("PATCH", f"scripting/script/{typed}", body=b'{"parameters": "off"}', expect=200)
     slow_id = await create("slow", notebook_of("import time\ntime.sleep(30)"))
     await check("PATCH", f"scripting/script/{slow_id}", body=b'{"timeout": 0.5}', expect=200)

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -190,3 +191,30 @@ class ExecutionEvent(Base):
     #: The event's data, JSON.
     data: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Schedule(Base):
+    """A cron schedule of a script (README, "Schedules"): each tick queues one background
+    run with ``body``. ``next_at`` is the next tick (None while disabled); the node that
+    moves it forward in a conditional UPDATE is the one that queues the tick's run."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(255), index=True)
+    script_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("scripts.id", ondelete="CASCADE"), index=True
+    )
+    cron: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64))
+    #: The runs' JSON body (None: none).
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    #: After missed ticks: "skip" them, or run "once" for all of them.
+    catch_up: Mapped[str] = mapped_column(String(8))
+    next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    #: The tick that last queued a run, and that run.
+    last_tick_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_execution_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -95,3 +95,31 @@ class EventRecord:
     seq: int
     kind: str
     data: str  # JSON
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A script's cron schedule (README, "Schedules")."""
+
+    id: str
+    tenant: str
+    script_id: str
+    cron: str
+    timezone: str
+    body: str | None  # JSON
+    enabled: bool
+    catch_up: str  # "skip" or "once"
+    next_at: dt.datetime | None  # None while disabled
+    last_tick_at: dt.datetime | None
+    last_execution_id: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FiredTick:
+    """A run a schedule's tick queued (``execution_id`` None: the tick was skipped)."""
+
+    schedule_id: str
+    tick: dt.datetime
+    execution_id: str | None

@@ -22,12 +22,13 @@ from .executions import ExecutionLog
 from .keys import KeyStore
 from .nodes import NodeRegistry
 from .queue import BackgroundQueue
+from .schedules import ScheduleStore
 from .scripts import ScriptStore
 
 __all__ = ["MIGRATIONS_PATH", "UNSET", "Database", "Store"]
 
 
-class Store(ScriptStore, ExecutionLog, BackgroundQueue, NodeRegistry, KeyStore):
+class Store(ScriptStore, ScheduleStore, ExecutionLog, BackgroundQueue, NodeRegistry, KeyStore):
     """Scripts, their immutable versions, the executions of each version, the background
-    queue, the nodes sharing the store and the API keys: one façade over the store's
+    queue, the nodes sharing the store, the API keys and the schedules: one façade over the store's
     parts (one module each)."""
