@@ -245,6 +245,30 @@ def test_show_prints_the_settings_and_the_parameters(cli: Cli) -> None:
     assert "404" in missing and "jupyter scripting list" in missing
 
 
+def test_schedules_added_listed_paused_resumed_deleted(cli: Cli) -> None:
+    typed = cli.server.publish(load_notebook("papermill_typed"), name="scheduled")
+    assert cli.ok("schedule", "list", typed).text == "No schedules.\n"
+    added = cli.ok(
+        "schedule", "add", typed, "0 9 * * 1-5", "--timezone", "Europe/Berlin", "-d", '{"c": 2}'
+    ).text
+    schedule_id = UUID.findall(added)[0]
+    assert "0 9 * * 1-5" in added and "Europe/Berlin" in added and "active" in added
+    assert '{"c": 2}' in added
+    listed = json.loads(cli.ok("schedule", "list", typed, "--json").stdout)["schedules"]
+    assert [s["scheduleId"] for s in listed] == [schedule_id]
+    assert len(listed[0]["nextRuns"]) == 3
+    paused = cli.ok("schedule", "pause", typed, schedule_id).text
+    assert "is paused" in paused and "paused" in paused.splitlines()[-1]
+    assert "is active" in cli.ok("schedule", "resume", typed, schedule_id).text
+    # The server's refusals, said as they are.
+    assert "not a cron expression" in cli.fails("schedule", "add", typed, "every day")
+    assert "422" in cli.fails("schedule", "add", typed, "@daily", "-d", '{"c": "x"}')
+    assert "--data is not JSON" in cli.fails("schedule", "add", typed, "@daily", "-d", "{", code=2)
+    assert "Deleted schedule" in cli.ok("schedule", "delete", typed, schedule_id).text
+    gone = cli.fails("schedule", "delete", typed, schedule_id)
+    assert "404" in gone and "schedule list" in gone
+
+
 # -- run --------------------------------------------------------------------------------------
 def test_run_synchronously(cli: Cli, tmp_path: Path) -> None:
     hello = cli.server.publish(load_notebook("hello"), name="hello")

@@ -29,6 +29,8 @@ from .models import (
 
 #: What to do after a 404 of a script's route.
 SEE_SCRIPTS = "See `jupyter scripting list`."
+#: What to do after a 404 of a schedule's route.
+SEE_SCHEDULES = "See `jupyter scripting schedule list ID`."
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,31 @@ class ScriptingAPI:
             return Published(self.create_script(name, notebook), created=True)
         script = self.update_script(target, notebook, name=name if rename else None)
         return Published(script, created=False)
+
+    # -- schedules --------------------------------------------------------------------------
+    def schedules(self, script_id: str) -> list[dict[str, Any]]:
+        """The script's schedules, oldest first."""
+        path = ["scripting", "script", script_id, "schedule"]
+        data = self.client.call("GET", *path, hint_404=SEE_SCRIPTS).json()
+        return cast(list[dict[str, Any]], data["schedules"])
+
+    def create_schedule(self, script_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """A new schedule of the script (``payload``: cron, timezone, body, …)."""
+        path = ["scripting", "script", script_id, "schedule"]
+        answer = self.client.call("POST", *path, payload=payload, hint_404=SEE_SCRIPTS)
+        return cast(dict[str, Any], answer.json())
+
+    def update_schedule(
+        self, script_id: str, schedule_id: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Change a schedule's settings."""
+        path = ["scripting", "script", script_id, "schedule", schedule_id]
+        answer = self.client.call("PATCH", *path, payload=payload, hint_404=SEE_SCHEDULES)
+        return cast(dict[str, Any], answer.json())
+
+    def delete_schedule(self, script_id: str, schedule_id: str) -> None:
+        path = ["scripting", "script", script_id, "schedule", schedule_id]
+        self.client.call("DELETE", *path, hint_404=SEE_SCHEDULES)
 
     # -- runs -------------------------------------------------------------------------------
     def run(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..rules import API_KEY_PREFIX
-from . import keys, logs, run, scripts
+from . import keys, logs, run, schedules, scripts
 from .errors import EXIT_CODES, PROG
 from .options import DEFAULT_RUN_TIMEOUT, DEFAULT_TIMEOUT, Commands, positive
 from .servers import TOKEN_ENV, URL_ENV
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Notebooks as HTTP scripts: publish notebooks to a Jupyter server with "
-        "jupyter_scripting, run them, read their logs, manage API keys.",
+        "jupyter_scripting, run them, read their logs, schedule them, manage API keys.",
         epilog=EXIT_CODES + "\n" + ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     scripts.add_parsers(commands)
     run.add_parser(commands)
     logs.add_parser(commands)
+    schedules.add_parser(commands)
     keys.add_parser(commands)
     # Listed here; run_command hands its arguments (traitlets', not argparse's) to it.
     commands.subparsers.add_parser(

@@ -106,6 +106,28 @@ def print_script(script: ScriptModel, schema: Mapping[str, Any], run_url: str) -
         print("Other names are passed on unchecked (lenient).")
 
 
+def print_schedules(schedules: Sequence[Mapping[str, Any]]) -> None:
+    """What ``schedule list`` prints: a table of the schedules."""
+    if not schedules:
+        print("No schedules.")
+        return
+    rows = [("ID", "CRON", "TIMEZONE", "STATE", "NEXT RUN", "LAST TICK", "BODY")]
+    for s in schedules:
+        next_runs = s.get("nextRuns") or []
+        rows.append(
+            (
+                str(s["scheduleId"]),
+                str(s["cron"]),
+                str(s["timezone"]),
+                "active" if s.get("enabled") else "paused",
+                str(next_runs[0]) if next_runs else "-",
+                str(s.get("lastTickAt") or "-"),
+                "-" if s.get("body") is None else json.dumps(s["body"]),
+            )
+        )
+    print_table(rows)
+
+
 def _last_run(execution: ExecutionModel | None) -> str:
     """``200 2026-11-29T10:00:05Z``, the state while unfinished, or ``-`` if it never ran."""
     if not execution:
