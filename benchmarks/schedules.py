@@ -1,11 +1,11 @@
 """`make bench-schedules`: how late schedules fire, on one node (SQLite) and on three
 nodes sharing PostgreSQL, and whether each tick queued exactly one run.
 
-For each row, fresh nodes on a fresh store with the default ``schedule_interval`` (5 s):
+For each row, fresh nodes on a fresh store with the default ``schedule_interval`` (5 s;
+a node sleeps until the soonest tick, that long at most):
 ``--schedules`` schedules ``* * * * *`` of the hello script, then ``--ticks`` minute
 ticks waited for. From the store: how late each run was queued after its tick (the
-schedule's own lateness: the reference is the tick itself, and ``schedule_interval`` the
-bound by design), how late it started (queue included), and the runs per tick (must be
+schedule's own lateness: the reference is the tick itself), how late it started (queue included), and the runs per tick (must be
 exactly one per schedule and tick on every row).
 """
 
@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             engine.dispose()
     print(
-        f"\n{args.schedules} schedules '* * * * *', {args.ticks} ticks, schedule_interval 5 s "
-        "(the bound on lateness by design); reference: the tick itself\n"
+        f"\n{args.schedules} schedules '* * * * *', {args.ticks} ticks, schedule_interval 5 s; "
+        "reference: the tick itself\n"
     )
     print(
         "| setup | runs | runs per tick | queued after the tick p50 / p95 ms "

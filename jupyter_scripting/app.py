@@ -141,8 +141,9 @@ class ScriptingApp(ExtensionApp):
     schedule_interval = Float(
         5.0,
         config=True,
-        help="""Seconds between two looks for due schedules (README, "Schedules"): a tick
-        queues its run at most this late. Every node looks; each tick fires once.""",
+        help="""The longest a node sleeps between two looks for due schedules (README,
+        "Schedules"): it wakes at the soonest tick, and sees a schedule another node wrote
+        within this many seconds. Every node looks; each tick fires once.""",
     )
     node_name = Unicode(
         config=True,

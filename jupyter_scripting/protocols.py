@@ -9,6 +9,7 @@ with a runner of the test's own, in milliseconds, beside the real-kernel tests.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -197,6 +198,7 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
         self, tenant: str, script_id: str, schedule_id: str, spec: ScheduleSpec
     ) -> ScheduleRecord: ...
     async def delete_schedule(self, tenant: str, script_id: str, schedule_id: str) -> None: ...
+    async def next_schedule_due(self) -> dt.datetime | None: ...
     async def fire_due_schedules(
         self, request_of: Callable[[ScheduleRecord], bytes]
     ) -> list[FiredTick]: ...

@@ -54,6 +54,10 @@ from .store.schedules import spec_of
 from .store.seats import SeatsTaken, sync_scope
 from .store.service import UNSET
 
+#: How long after a tick the scheduler looks (the store's clock and this one may differ
+#: by a little; a look that comes too early finds nothing due and sleeps again).
+_TICK_SLACK = 0.05
+
 
 class TenantBusy(ScriptingError):
     """The tenant already has as many synchronous runs as it may."""
@@ -205,6 +209,7 @@ class ScriptingService:
         self._ready: asyncio.Task[None] | None = None
         #: Fires due schedules every ``schedule_interval`` seconds (README, "Schedules").
         self._scheduler: asyncio.Task[None] | None = None
+        self._schedules_changed = asyncio.Event()
         #: Set once the store has been opened (migrated, the books closed on a crash).
         self.opened = asyncio.Event()
         self._stopping = False
@@ -642,7 +647,9 @@ class ScriptingService:
         spec = schedules.parse_spec(body)
         await self.ensure_ready()
         await self._check_schedule(tenant, script_id, spec)
-        return await self.store.create_schedule(tenant, script_id, spec)
+        created = await self.store.create_schedule(tenant, script_id, spec)
+        self._schedules_changed.set()
+        return created
 
     async def list_schedules(self, tenant: str, script_id: str) -> list[ScheduleRecord]:
         await self.ensure_ready()
@@ -664,7 +671,9 @@ class ScriptingService:
             )
         spec = schedules.parse_spec(body, spec_of(current), partial=True)
         await self._check_schedule(tenant, script_id, spec)
-        return await self.store.update_schedule(tenant, script_id, schedule_id, spec)
+        changed = await self.store.update_schedule(tenant, script_id, schedule_id, spec)
+        self._schedules_changed.set()
+        return changed
 
     async def delete_schedule(self, tenant: str, script_id: str, schedule_id: str) -> None:
         await self.ensure_ready()
@@ -711,12 +720,22 @@ class ScriptingService:
         return fired
 
     async def _fire_schedules_forever(self) -> None:
+        """Fire what is due, then sleep until the soonest tick, for ``schedule_interval``
+        at most (a schedule another node wrote is seen by then; one written here wakes
+        the loop at once)."""
         while not self._stopping:
+            pause = self.limits.schedule_interval
             try:
                 await self.fire_schedules()
+                soonest = await self.store.next_schedule_due()
+                if soonest is not None:
+                    until = (soonest - dt.datetime.now(dt.UTC)).total_seconds()
+                    pause = min(pause, max(until, 0.0) + _TICK_SLACK)
             except Exception:  # a store that failed is tried again at the next look
                 self.log.exception("Could not fire the due schedules")
-            await asyncio.sleep(self.limits.schedule_interval)
+            self._schedules_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._schedules_changed.wait(), pause)
 
     # -- API keys ---------------------------------------------------------------
     async def create_api_key(self, tenant: str, body: Any) -> tuple[ApiKeyRecord, str]:

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .. import rules, schedules
@@ -149,6 +149,17 @@ class ScheduleStore(ExecutionLog):
             session.delete(self._schedule(session, tenant, script_id, schedule_id))
 
         await self._transact("delete the schedule", work)
+
+    async def next_schedule_due(self) -> dt.datetime | None:
+        """The soonest tick of any enabled schedule (None: there is none)."""
+
+        def work(session: Session) -> dt.datetime | None:
+            soonest = session.scalar(
+                select(func.min(Schedule.next_at)).where(Schedule.enabled.is_(True))
+            )
+            return None if soonest is None else _as_utc(soonest)
+
+        return await self._transact("read the next schedule's tick", work)
 
     async def fire_due_schedules(
         self,
