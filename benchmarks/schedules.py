@@ -5,8 +5,8 @@ For each row, fresh nodes on a fresh store with the default ``schedule_interval`
 a node sleeps until the soonest tick, that long at most):
 ``--schedules`` schedules ``* * * * *`` of the hello script, then ``--ticks`` minute
 ticks waited for. From the store: how late each run was queued after its tick (the
-schedule's own lateness: the reference is the tick itself), how late it started (queue included), and the runs per tick (must be
-exactly one per schedule and tick on every row).
+schedule's own lateness: the reference is the tick itself), how late it started (queue
+included), and the runs per tick (must be exactly one per schedule and tick on every row).
 """
 
 from __future__ import annotations
