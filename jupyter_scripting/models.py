@@ -29,11 +29,25 @@ def script_model(script: ScriptRecord) -> dict[str, Any]:
     }
 
 
-def script_list_item(script: ScriptRecord, last: ExecutionRecord | None) -> dict[str, Any]:
-    """A script in the listing: with ``lastExecution``, its newest run of any version."""
+def script_list_item(
+    script: ScriptRecord, last: ExecutionRecord | None, schedule: ScheduleRecord | None = None
+) -> dict[str, Any]:
+    """A script in the listing: with ``lastExecution``, its newest run of any version, and
+    ``nextScheduledRun``, its enabled schedule that ticks soonest."""
     return {
         **script_model(script),
         "lastExecution": None if last is None else execution_model(last),
+        "nextScheduledRun": None if schedule is None else scheduled_run(schedule),
+    }
+
+
+def scheduled_run(schedule: ScheduleRecord) -> dict[str, Any]:
+    """A schedule's next tick, in short."""
+    return {
+        "scheduleId": schedule.id,
+        "cron": schedule.cron,
+        "timezone": schedule.timezone,
+        "at": iso(schedule.next_at),
     }
 
 

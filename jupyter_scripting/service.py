@@ -105,6 +105,15 @@ class Limits:
     schedule_interval: float = 5.0
 
 
+@dataclass(frozen=True)
+class ListedScript:
+    """A script of the listing: with its newest execution and its soonest schedule."""
+
+    script: ScriptRecord
+    last: ExecutionRecord | None
+    schedule: ScheduleRecord | None
+
+
 @dataclass
 class SyncRun:
     """A finished synchronous run: its id and how it ended."""
@@ -321,12 +330,15 @@ class ScriptingService:
 
     async def list_scripts(
         self, tenant: str, limit: int, offset: int
-    ) -> tuple[list[tuple[ScriptRecord, ExecutionRecord | None]], bool]:
-        """A page of the tenant's scripts, each with its newest execution (or None)."""
+    ) -> tuple[list[ListedScript], bool]:
+        """A page of the tenant's scripts, each with its newest execution and its
+        soonest schedule (or None)."""
         await self.ensure_ready()
         scripts, more = await self.store.list_scripts(tenant, limit=limit, offset=offset)
-        last = await self.store.last_executions(tenant, [s.id for s in scripts])
-        return [(s, last.get(s.id)) for s in scripts], more
+        ids = [s.id for s in scripts]
+        last = await self.store.last_executions(tenant, ids)
+        planned = await self.store.next_schedules(tenant, ids)
+        return [ListedScript(s, last.get(s.id), planned.get(s.id)) for s in scripts], more
 
     async def get_script(self, tenant: str, script_id: str) -> ScriptRecord:
         await self.ensure_ready()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_scripting.models import execution_model, script_list_item, script_model
-from jupyter_scripting.store.records import ExecutionRecord, ScriptRecord
+from jupyter_scripting.store.records import ExecutionRecord, ScheduleRecord, ScriptRecord
 
 FIXTURES = Path(__file__).parents[1] / "labextension" / "src" / "__tests__" / "models.json"
 NOW = dt.datetime(2026, 11, 29, 10, 0, 5, tzinfo=dt.UTC)
@@ -57,11 +57,28 @@ def test_execution_shape_is_the_servers() -> None:
 def test_script_list_item_shape_is_the_servers() -> None:
     fixture = json.loads(FIXTURES.read_text(encoding="utf-8"))["scriptListItem"]
     record = ScriptRecord(fixture["scriptId"], "default", "hello", 2, NOW, NOW, None)
-    last = fixture["lastExecution"]
-    model = script_list_item(record, execution_record(last))
+    last, planned = fixture["lastExecution"], fixture["nextScheduledRun"]
+    schedule = ScheduleRecord(
+        id=planned["scheduleId"],
+        tenant="default",
+        script_id=fixture["scriptId"],
+        cron=planned["cron"],
+        timezone=planned["timezone"],
+        body=None,
+        enabled=True,
+        catch_up="skip",
+        next_at=dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC),
+        last_tick_at=None,
+        last_execution_id=None,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    model = script_list_item(record, execution_record(last), schedule)
     assert types_of(model) == types_of(fixture)
     assert types_of(model["lastExecution"]) == types_of(last)
-    assert script_list_item(record, None)["lastExecution"] is None
+    assert model["nextScheduledRun"] == planned
+    bare = script_list_item(record, None)
+    assert bare["lastExecution"] is None and bare["nextScheduledRun"] is None
 
 
 def test_error_shape_is_the_servers() -> None:

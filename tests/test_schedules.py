@@ -196,8 +196,25 @@ async def test_schedules_over_http_and_a_fired_run_is_executed(api, publish, jp_
     assert body_json(await api(*route))["schedules"] == [schedule]
     assert body_json(await api(*one)) == schedule
 
+    (listed,) = [
+        s
+        for s in body_json(await api("scripting", "script"))["scripts"]
+        if s["scriptId"] == script_id
+    ]
+    assert listed["nextScheduledRun"] == {
+        "scheduleId": schedule["scheduleId"],
+        "cron": "0 9 * * 1-5",
+        "timezone": "Europe/Berlin",
+        "at": schedule["nextRuns"][0],
+    }
     paused = body_json(await api(*one, method="PATCH", body='{"enabled": false}'))
     assert paused["enabled"] is False and paused["nextRuns"] == []
+    (listed,) = [
+        s
+        for s in body_json(await api("scripting", "script"))["scripts"]
+        if s["scriptId"] == script_id
+    ]
+    assert listed["nextScheduledRun"] is None
     for bad, status in (
         ('{"cron": "every day"}', 400),
         ('{"colour": 1}', 400),

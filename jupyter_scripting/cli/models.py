@@ -39,10 +39,21 @@ class ExecutionModel(TypedDict):
     durationMs: float | None
 
 
+class ScheduledRunModel(TypedDict):
+    """A schedule's next tick, in short (``scheduled_run``)."""
+
+    scheduleId: str
+    cron: str
+    timezone: str
+    at: str
+
+
 class ScriptListItem(ScriptModel):
-    """A script in the listing (``script_list_item``): with its newest run of any version."""
+    """A script in the listing (``script_list_item``): with its newest run of any version
+    and its soonest schedule."""
 
     lastExecution: ExecutionModel | None
+    nextScheduledRun: ScheduledRunModel | None
 
 
 class ScriptList(TypedDict):

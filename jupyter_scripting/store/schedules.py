@@ -150,6 +150,26 @@ class ScheduleStore(ExecutionLog):
 
         await self._transact("delete the schedule", work)
 
+    async def next_schedules(self, tenant: str, script_ids: list[str]) -> dict[str, ScheduleRecord]:
+        """Each script's enabled schedule that ticks soonest (scripts without one left out)."""
+        if not script_ids:
+            return {}
+
+        def work(session: Session) -> dict[str, ScheduleRecord]:
+            rows = session.scalars(
+                select(Schedule)
+                .where(
+                    Schedule.tenant == tenant,
+                    Schedule.script_id.in_(script_ids),
+                    Schedule.enabled.is_(True),
+                    Schedule.next_at.is_not(None),
+                )
+                .order_by(Schedule.next_at.desc(), Schedule.id)
+            )
+            return {row.script_id: _record(row) for row in rows}  # the soonest last, kept
+
+        return await self._transact("read the scripts' next schedules", work)
+
     async def next_schedule_due(self) -> dt.datetime | None:
         """The soonest tick of any enabled schedule (None: there is none)."""
 

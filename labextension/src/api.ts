@@ -22,6 +22,16 @@ export interface IScript {
 /** A script in the listing (`script_list_item`): with its newest run of any version. */
 export interface IScriptListItem extends IScript {
   lastExecution: IExecution | null;
+  /** Its enabled schedule that ticks soonest (README, "Schedules"), if any. */
+  nextScheduledRun: IScheduledRun | null;
+}
+
+/** A schedule's next tick, in short (`scheduled_run`). */
+export interface IScheduledRun {
+  scheduleId: string;
+  cron: string;
+  timezone: string;
+  at: string;
 }
 
 /** `GET /scripting/script`. */

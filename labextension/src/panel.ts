@@ -9,6 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import {
   IExecution,
+  IScheduledRun,
   IScript,
   IScriptListItem,
   ScriptingClient,
@@ -95,6 +96,7 @@ export class ScriptsPanel extends Widget {
         script.scriptId
       ),
       lastRun,
+      ...scheduleLine(script.nextScheduledRun),
       h(
         'div',
         { class: 'jp-scripting-item-actions' },
@@ -179,6 +181,25 @@ export class ScriptsPanel extends Widget {
 
   private message: HTMLElement;
   private list: HTMLElement;
+}
+
+/** "scheduled 0 9 * * 1-5 (Europe/Berlin) · next …", for a script with a schedule. */
+function scheduleLine(next: IScheduledRun | null): HTMLElement[] {
+  if (!next) {
+    return [];
+  }
+  return [
+    h(
+      'div',
+      {
+        class: 'jp-scripting-next-run',
+        title: `Schedule ${next.scheduleId}: the next run it queues`
+      },
+      'scheduled ',
+      h('code', { class: 'jp-scripting-cron' }, next.cron),
+      ` (${next.timezone}) · next ${formatDate(next.at)}`
+    )
+  ];
 }
 
 function lastRunText(execution: IExecution | null): (Node | string)[] {

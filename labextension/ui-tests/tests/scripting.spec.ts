@@ -4,8 +4,8 @@
  * executed notebook; then the Scripts panel's actions, a background run, and a server
  * error shown in the UI; a reload that reopens the Run and Logs tabs; the run form of a
  * script's parameters and its 422s, the chart of a script's runs, a background run
- * watched live from the run dialog and from the logs view. The screenshots of the
- * README are taken here.
+ * watched live from the run dialog and from the logs view, a script's schedule in the
+ * panel. The screenshots of the README are taken here.
  */
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
@@ -372,4 +372,34 @@ test('the logs view follows a running execution live, then shows how it ended', 
     '"steps": 4'
   );
   await expect(row.locator('.jp-scripting-status')).toHaveText('200');
+});
+
+test("the Scripts panel shows a script's schedule and its next run", async ({
+  page,
+  request
+}) => {
+  const ui = new ScriptingUI(page);
+  const scriptId = await publishThroughApi(request, 'weekday report', 'x = 1');
+  const created = await request.post(`/scripting/script/${scriptId}/schedule`, {
+    data: { cron: '0 9 * * 1-5', timezone: 'Europe/Berlin' }
+  });
+  expect(created.status()).toBe(201);
+  const schedule = (await created.json()) as { nextRuns: string[] };
+  await ui.openPanel();
+  const next = ui.panelItem(scriptId).locator('.jp-scripting-next-run');
+  await expect(next.locator('.jp-scripting-cron')).toHaveText('0 9 * * 1-5');
+  await expect(next).toContainText('(Europe/Berlin) · next ');
+  await expect(next).toHaveAttribute('title', /^Schedule [0-9a-f-]{36}:/);
+  expect(schedule.nextRuns).toHaveLength(3);
+
+  // Paused, it has no next run: the line goes at the next refresh.
+  const scheduleId = ((await created.json()) as { scheduleId: string })
+    .scheduleId;
+  const paused = await request.patch(
+    `/scripting/script/${scriptId}/schedule/${scheduleId}`,
+    { data: { enabled: false } }
+  );
+  expect(paused.status()).toBe(200);
+  await ui.openPanel();
+  await expect(next).toHaveCount(0);
 });
