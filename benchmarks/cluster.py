@@ -120,6 +120,15 @@ def call(port: int, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         connection.close()
 
 
+def publish_hello(port: int) -> str:
+    """Publish the hello script through the node on ``port``; its id."""
+    notebook = json.loads(HELLO.read_text())
+    payload = json.dumps({"name": "hello", "notebook": notebook}).encode()
+    status, body = call(port, "POST", "/scripting/script", payload)
+    assert status == 201, body
+    return str(json.loads(body)["scriptId"])
+
+
 def measure_sync(row: Row, ports: list[int], script: str, total: int) -> None:
     """``total`` runs from CONCURRENCY clients, each keeping to one node, round robin."""
     nodes = itertools.cycle(ports)
@@ -171,15 +180,7 @@ def run_row(
 ) -> Row:
     row = Row(label, count)
     with nodes(count, database_url, work) as ports:
-        notebook = json.loads(HELLO.read_text())
-        status, body = call(
-            ports[0],
-            "POST",
-            "/scripting/script",
-            json.dumps({"name": "hello", "notebook": notebook}).encode(),
-        )
-        assert status == 201, body
-        script = json.loads(body)["scriptId"]
+        script = publish_hello(ports[0])
         for port in ports:  # start each node's zygote and pool
             call(port, "POST", f"/scripting/script/{script}/run", BODY)
         time.sleep(1.0)

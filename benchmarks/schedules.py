@@ -24,23 +24,15 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import HELLO, percentile
-from cluster import DEFAULT_POSTGRES_URL, call, nodes, schema, utc
+from bench import percentile
+from cluster import DEFAULT_POSTGRES_URL, call, nodes, publish_hello, schema, utc
 
 
 def measure(
     label: str, count: int, url: str, engine: Engine, args: argparse.Namespace, work: Path
 ) -> str:
     with nodes(count, url, work) as ports:
-        notebook = json.loads(HELLO.read_text())
-        status, body = call(
-            ports[0],
-            "POST",
-            "/scripting/script",
-            json.dumps({"name": "hello", "notebook": notebook}).encode(),
-        )
-        assert status == 201, body
-        script = json.loads(body)["scriptId"]
+        script = publish_hello(ports[0])
         plan = json.dumps({"cron": "* * * * *", "body": {"name": "tick"}}).encode()
         for _ in range(args.schedules):
             status, body = call(ports[0], "POST", f"/scripting/script/{script}/schedule", plan)

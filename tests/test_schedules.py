@@ -9,8 +9,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +16,12 @@ from jupyter_scripting import schedules
 from jupyter_scripting.errors import BadRequest, ScheduleNotFound, ScriptNotFound
 from jupyter_scripting.store import Store
 
+from . import test_store
 from .helpers import body_json, notebook_of, scripting_app
 from .test_store import Backend, Clock, notebook, postgresql_backend
 
+#: The store tests' backends: SQLite, and PostgreSQL when there is one.
+backend = test_store.backend
 UTC = dt.UTC
 #: A Monday in winter: Berlin is UTC+1.
 T0 = dt.datetime(2026, 1, 5, 10, 0, 0, tzinfo=UTC)
@@ -79,15 +80,6 @@ def test_bad_settings_are_refused_saying_what(payload: object) -> None:
 
 
 # -- the store fires each tick once ----------------------------------------------------------
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        yield Backend("sqlite", f"sqlite:///{tmp_path / 'scripting.sqlite'}")
-    else:
-        with postgresql_backend() as backend:
-            yield backend
-
-
 async def queued_runs(store: Store, tenant: str, script_id: str) -> int:
     entries, _ = await store.list_executions(tenant, script_id, limit=1000)
     return sum(1 for e in entries if e.state == "queued" and e.mode == "background")

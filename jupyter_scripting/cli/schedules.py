@@ -106,12 +106,10 @@ def cmd_add(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.paused:
         payload["enabled"] = False
     created = api_for(args).create_schedule(args.script_id, payload)
-    if as_json(args):
-        print_json(created)
-        return EXIT_OK
-    print(f"Added schedule {created['scheduleId']} ({created['cron']}, {created['timezone']}).")
-    print_schedules([created])
-    return EXIT_OK
+    return _print_schedule(
+        args, created, f"Added schedule {created['scheduleId']} ({created['cron']}, "
+        f"{created['timezone']})."
+    )  # fmt: skip
 
 
 def cmd_change(action: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -122,9 +120,15 @@ def cmd_change(action: str, args: argparse.Namespace, parser: argparse.ArgumentP
             print(f"Deleted schedule {args.schedule_id}.")
         return EXIT_OK
     changed = api.update_schedule(args.script_id, args.schedule_id, {"enabled": action == "resume"})
+    state = "active" if changed["enabled"] else "paused"
+    return _print_schedule(args, changed, f"Schedule {changed['scheduleId']} is {state}.")
+
+
+def _print_schedule(args: argparse.Namespace, schedule: dict[str, Any], line: str) -> int:
+    """A schedule as JSON, or ``line`` then its row."""
     if as_json(args):
-        print_json(changed)
-        return EXIT_OK
-    print(f"Schedule {changed['scheduleId']} is {'active' if changed['enabled'] else 'paused'}.")
-    print_schedules([changed])
+        print_json(schedule)
+    else:
+        print(line)
+        print_schedules([schedule])
     return EXIT_OK
