@@ -28,7 +28,10 @@ async def test_create_get_list(api, jp_base_url):
     assert got.code == 200 and body_json(got) == model
 
     listed = body_json(await api("scripting", "script"))
-    assert listed == {"scripts": [{**model, "lastExecution": None}], "moreElements": False}
+    assert listed == {
+        "scripts": [{**model, "lastExecution": None, "nextScheduledRun": None}],
+        "moreElements": False,
+    }
 
 
 async def test_the_listing_says_each_scripts_last_execution(api, publish):

@@ -126,6 +126,8 @@ BACKGROUND_WORK = (
     "count the background runs",
     "refresh the node's heartbeat",
     "reap the runs of lost nodes",
+    "fire the due schedules",
+    "read the next schedule's tick",
 )
 
 
@@ -138,8 +140,8 @@ async def test_hostile_ids_are_404_and_never_reach_the_database(
     original = Store._transact
 
     async def spy(self: Store, what: str, fn: Any) -> Any:
-        # The background queue's polling (and its metrics), the node's heartbeat and its
-        # reaping are not the request's.
+        # The background queue's polling (and its metrics), the node's heartbeat, its
+        # reaping and its schedules' looks are not the request's.
         if what not in BACKGROUND_WORK:
             queries.append(what)
         return await original(self, what, fn)
