@@ -58,6 +58,10 @@ def parse_spec(
         raise BadRequest(
             f"Unknown field(s): {', '.join(unknown)} (known: {', '.join(sorted(_FIELDS))})."
         )
+    if partial and not payload:
+        raise BadRequest(
+            "PATCH takes a JSON object with cron, timezone, body, enabled and/or catchUp."
+        )
     if not partial and "cron" not in payload:
         raise BadRequest('A schedule needs "cron", e.g. "*/5 * * * *".')
     base = current or ScheduleSpec("", "UTC", None, True, "skip")

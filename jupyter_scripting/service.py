@@ -677,10 +677,6 @@ class ScriptingService:
         """Apply a PATCH body over the schedule's settings."""
         await self.ensure_ready()
         current = await self.store.get_schedule(tenant, script_id, schedule_id)
-        if isinstance(body, dict) and not body:
-            raise BadRequest(
-                "PATCH takes a JSON object with cron, timezone, body, enabled and/or catchUp."
-            )
         spec = schedules.parse_spec(body, spec_of(current), partial=True)
         await self._check_schedule(tenant, script_id, spec)
         changed = await self.store.update_schedule(tenant, script_id, schedule_id, spec)
@@ -695,7 +691,7 @@ class ScriptingService:
         self, tenant: str, script_id: str, spec: schedules.ScheduleSpec
     ) -> None:
         script, _, notebook = await self.store.get_notebook(tenant, script_id, None)
-        request = self._scheduled_request("00000000-0000-4000-8000-000000000000", spec.body)
+        request = self._scheduled_request("", spec.body)  # its body is what is checked
         self.parameter_values(script.parameters, notebook, request)
 
     @staticmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from .executions import ExecutionLog, _NewExecution
 from .models import Schedule, Script
 from .records import FiredTick, ScheduleRecord
 
+_T = TypeVar("_T")
 #: Due schedules fired per round (the rest in the next).
 FIRE_BATCH = 50
 
@@ -65,6 +67,20 @@ class ScheduleStore(ExecutionLog):
             raise ScheduleNotFound(schedule_id)
         return row
 
+    async def _of_script(
+        self, tenant: str, script_id: str, what: str, fn: Callable[[Session], _T]
+    ) -> _T:
+        """``fn(session)`` in one transaction, once the tenant's script is known to exist
+        (``ScriptNotFound`` first: a schedule of no script is the script's 404)."""
+        if not rules.is_uuid(script_id):
+            raise ScriptNotFound(script_id)
+
+        def work(session: Session) -> _T:
+            self._script(session, tenant, script_id)
+            return fn(session)
+
+        return await self._transact(what, work)
+
     def _next_at(self, spec: ScheduleSpec) -> dt.datetime | None:
         return schedules.next_tick(spec.cron, spec.timezone, self._now()) if spec.enabled else None
 
@@ -72,11 +88,8 @@ class ScheduleStore(ExecutionLog):
         self, tenant: str, script_id: str, spec: ScheduleSpec
     ) -> ScheduleRecord:
         """A new schedule of the script; its first tick is the next one from now."""
-        if not rules.is_uuid(script_id):
-            raise ScriptNotFound(script_id)
 
         def work(session: Session) -> ScheduleRecord:
-            self._script(session, tenant, script_id)
             now = self._now()
             row = Schedule(
                 id=str(uuid.uuid4()),
@@ -93,15 +106,12 @@ class ScheduleStore(ExecutionLog):
             session.flush()
             return _record(row)
 
-        return await self._transact("create the schedule", work)
+        return await self._of_script(tenant, script_id, "create the schedule", work)
 
     async def list_schedules(self, tenant: str, script_id: str) -> list[ScheduleRecord]:
         """The script's schedules, oldest first."""
-        if not rules.is_uuid(script_id):
-            raise ScriptNotFound(script_id)
 
         def work(session: Session) -> list[ScheduleRecord]:
-            self._script(session, tenant, script_id)
             rows = session.scalars(
                 select(Schedule)
                 .where(Schedule.script_id == script_id, Schedule.tenant == tenant)
@@ -109,27 +119,20 @@ class ScheduleStore(ExecutionLog):
             )
             return [_record(row) for row in rows]
 
-        return await self._transact("list the schedules", work)
+        return await self._of_script(tenant, script_id, "list the schedules", work)
 
     async def get_schedule(self, tenant: str, script_id: str, schedule_id: str) -> ScheduleRecord:
-        if not rules.is_uuid(script_id):
-            raise ScriptNotFound(script_id)
-
         def work(session: Session) -> ScheduleRecord:
-            self._script(session, tenant, script_id)
             return _record(self._schedule(session, tenant, script_id, schedule_id))
 
-        return await self._transact("read the schedule", work)
+        return await self._of_script(tenant, script_id, "read the schedule", work)
 
     async def update_schedule(
         self, tenant: str, script_id: str, schedule_id: str, spec: ScheduleSpec
     ) -> ScheduleRecord:
         """New settings; the next tick is counted again from now."""
-        if not rules.is_uuid(script_id):
-            raise ScriptNotFound(script_id)
 
         def work(session: Session) -> ScheduleRecord:
-            self._script(session, tenant, script_id)
             row = self._schedule(session, tenant, script_id, schedule_id)
             for column, value in schedules.as_mapping(spec).items():
                 setattr(row, column, value)
@@ -138,17 +141,13 @@ class ScheduleStore(ExecutionLog):
             session.flush()
             return _record(row)
 
-        return await self._transact("change the schedule", work)
+        return await self._of_script(tenant, script_id, "change the schedule", work)
 
     async def delete_schedule(self, tenant: str, script_id: str, schedule_id: str) -> None:
-        if not rules.is_uuid(script_id):
-            raise ScriptNotFound(script_id)
-
         def work(session: Session) -> None:
-            self._script(session, tenant, script_id)
             session.delete(self._schedule(session, tenant, script_id, schedule_id))
 
-        await self._transact("delete the schedule", work)
+        await self._of_script(tenant, script_id, "delete the schedule", work)
 
     async def next_schedules(self, tenant: str, script_ids: list[str]) -> dict[str, ScheduleRecord]:
         """Each script's enabled schedule that ticks soonest (scripts without one left out)."""
