@@ -17,6 +17,7 @@ from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode, default, 
 from ._version import __version__
 from .auth import ScriptingAuthorizer, ScriptingIdentityProvider
 from .credentials import DEFAULT_ENV_DENYLIST
+from .crypto import Keyring, load_key
 from .errors import StoreMisconfigured
 from .execution.pool import KernelPool
 from .execution.runner import Runner
@@ -34,11 +35,14 @@ from .handlers.openapi import OpenApiHandler, ScriptOpenApiHandler
 from .handlers.runs import BackgroundHandler, RunHandler
 from .handlers.schedules import ScheduleHandler, SchedulesHandler
 from .handlers.scripts import NotebookHandler, SchemaHandler, ScriptHandler, ScriptsHandler
+from .handlers.webhooks import DeliveriesHandler, SigningSecretHandler
 from .http_limits import widen_header_limit
 from .metrics import SANDBOX_ACTIVE
-from .paths import default_database_url
+from .paths import default_database_url, default_secret_key_file
 from .service import Limits, ScriptingService
 from .store.service import Store
+from .webhook_sender import WebhookSettings
+from .webhooks import AllowList, DeliveryRules, log_url_of
 
 _ID = r"([^/]+)"
 _Settings = TypeVar("_Settings")
@@ -175,6 +179,71 @@ class ScriptingApp(ExtensionApp):
         (None: as many as the cluster's seats allow; 0: none, an API-only node that leaves
         its background runs to other nodes and workers).""",
     )
+
+    webhook_allowed_hosts = List(
+        Unicode(),
+        config=True,
+        help="""Hosts webhooks may go to although they are not public addresses (host
+        names, exact; IP addresses; networks in CIDR, e.g. 10.0.0.0/8), and the only hosts
+        a per-call X-Scripting-Callback may name. Any other loopback, link-local, private
+        or reserved target is refused (403), when it is set and when it is sent.""",
+    )
+    webhook_retry_hours = Float(
+        24.0,
+        config=True,
+        help="""Hours a webhook delivery is tried again (with exponential back-off) before
+        it is given up ("failed" in its deliveries).""",
+    )
+    webhook_backoff = Float(
+        10.0,
+        config=True,
+        help="""Seconds before a failed delivery's second attempt; each further wait is
+        twice the one before, an hour at most.""",
+    )
+    webhook_timeout = Float(
+        10.0,
+        config=True,
+        help="""Seconds a receiver has to answer one delivery attempt (connecting
+        included); past it the attempt failed.""",
+    )
+    webhook_interval = Float(
+        5.0,
+        config=True,
+        help="""The longest a node waits between two looks for due webhook deliveries (it
+        looks at once when one of its runs ends, and at the soonest due time): the
+        longest before it sends what another node left.""",
+    )
+    webhook_max_concurrent = Integer(
+        10,
+        config=True,
+        help="Webhook delivery attempts this node makes at once.",
+    )
+    public_url = Unicode(
+        config=True,
+        help="""The service's URL as callers reach it (e.g. https://scripts.example.com/),
+        for the logUrl of webhook deliveries. Default: the server's own URL.""",
+    )
+    secret_key = Unicode(
+        config=True,
+        help="""The key that encrypts secrets in the store (the tenants' webhook signing
+        secrets): a Fernet key (32 bytes, URL-safe base64). Every node sharing a store
+        needs the same key. Default: the key in secret_key_file.""",
+    )
+    secret_key_file = Unicode(
+        config=True,
+        help="""A file holding secret_key, made (readable by its owner only) with a new key
+        if it does not exist. Default: secret.key beside the embedded SQLite store, in
+        the Jupyter data directory (hidden from runs like the rest of it).""",
+    )
+
+    @validate("webhook_allowed_hosts")
+    def _allow_list(self, proposal: dict[str, Any]) -> Any:
+        AllowList.parse(proposal["value"])  # ValueError names the bad entry
+        return proposal["value"]
+
+    @default("secret_key_file")
+    def _default_secret_key_file(self) -> str:
+        return default_secret_key_file()
 
     kernel_pool_size = Integer(
         config=True,
@@ -331,6 +400,11 @@ class ScriptingApp(ExtensionApp):
         "background_timeout",
         "queue_poll_interval",
         "schedule_interval",
+        "webhook_retry_hours",
+        "webhook_backoff",
+        "webhook_timeout",
+        "webhook_interval",
+        "webhook_max_concurrent",
         "log_retention_interval",
         "kernel_startup_timeout",
         "heartbeat_interval",
@@ -371,11 +445,16 @@ class ScriptingApp(ExtensionApp):
         (a ``server`` here, or a ``worker``: :mod:`jupyter_scripting.worker`)."""
         self.node_kind = kind
         self.store = Store(self.database_url)
+        self.store.delivery_rules = DeliveryRules(
+            log_url_of(self._public_url()), dt.timedelta(hours=self.webhook_retry_hours)
+        )
         identity = self._server.identity_provider if self._server else None
         secrets = [str(getattr(identity, "token", "") or "")]
         secrets += [os.environ.get(v, "") for v in ("JUPYTER_TOKEN", "JUPYTERHUB_API_TOKEN")]
         self.server_secrets = [s for s in secrets if s]
         kernel_spec_manager = getattr(self._server, "kernel_spec_manager", None)
+        # Before the sandbox: the key file it hides must exist.
+        keyring = Keyring(self.secret_key or load_key(self.secret_key_file))
         self.sandbox_policy = self._start_sandbox()
         run_log = quiet_child(self.log, "runs")
         kernels = KernelPool(
@@ -399,6 +478,8 @@ class ScriptingApp(ExtensionApp):
             node=self.node_name,
             kind=kind,
             log=self.log,
+            webhook_settings=self._settings_of(WebhookSettings),
+            keyring=keyring,
         )
         self.log.info(
             "jupyter_scripting %s: %s node %r, store %s",
@@ -420,7 +501,10 @@ class ScriptingApp(ExtensionApp):
             mode=self.sandbox,
             limits=self._settings_of(SandboxLimits),
             read_paths=list(self.sandbox_read_paths),
-            hidden_paths=jupyter_paths_to_hide(self._server, self.store.sqlite_directory),
+            hidden_paths=[
+                *jupyter_paths_to_hide(self._server, self.store.sqlite_directory),
+                *([] if self.secret_key else [os.path.abspath(self.secret_key_file)]),
+            ],
             network=self.sandbox_network,
             exempt_kernelspecs=list(self.sandbox_exempt_kernelspecs),
             log=self.log,
@@ -432,6 +516,13 @@ class ScriptingApp(ExtensionApp):
     def _settings_of(self, kind: type[_Settings]) -> _Settings:
         """A settings dataclass whose fields are traits of this app, filled from them."""
         return kind(**{f.name: getattr(self, f.name) for f in dataclasses.fields(kind)})  # type: ignore[arg-type]
+
+    def _public_url(self) -> str:
+        """Where callers reach this service (``public_url``, else the server's URL; a
+        worker with neither writes log URLs relative to the server's root)."""
+        if self.public_url:
+            return self.public_url
+        return str(getattr(self._server, "connection_url", "") or "/")
 
     def _safe_url(self) -> str:
         from sqlalchemy.engine import make_url
@@ -458,6 +549,8 @@ class ScriptingApp(ExtensionApp):
                 (rf"{execution}/?", ExecutionHandler),
                 (rf"{execution}/notebook/?", ExecutionNotebookHandler),
                 (rf"{execution}/events/?", ExecutionEventsHandler),
+                (rf"{execution}/deliveries/?", DeliveriesHandler),
+                (r"/scripting/webhook/secret/?", SigningSecretHandler),
                 (r"/scripting/openapi.json", OpenApiHandler),
                 (r"/scripting(?:/.*)?", NotFoundHandler),
             ]

@@ -51,3 +51,10 @@ SANDBOX_ACTIVE = Gauge(
     "jupyter_scripting_sandbox_active",
     "1 when every run's kernel is sandboxed (ScriptingApp.sandbox), 0 when runs are not.",
 )
+
+WEBHOOK_ATTEMPTS = Counter(
+    "jupyter_scripting_webhook_attempts",
+    "Webhook delivery attempts this node made, by outcome: delivered (a 2xx answer), "
+    "retry (tried again later) or failed (given up).",
+    ["outcome"],
+)

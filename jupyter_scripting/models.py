@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from . import schedules
-from .store.records import ApiKeyRecord, ExecutionRecord, ScheduleRecord, ScriptRecord
+from .store.records import (
+    ApiKeyRecord,
+    DeliveryRecord,
+    ExecutionRecord,
+    ScheduleRecord,
+    ScriptRecord,
+    SigningSecretRecord,
+)
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -26,6 +34,7 @@ def script_model(script: ScriptRecord) -> dict[str, Any]:
         "updatedAt": iso(script.updated_at),
         "timeout": script.timeout,
         "parameters": script.parameters,
+        "webhook": None if script.webhook is None else json.loads(script.webhook),
     }
 
 
@@ -99,4 +108,37 @@ def schedule_model(schedule: ScheduleRecord) -> dict[str, Any]:
         "lastExecutionId": schedule.last_execution_id,
         "createdAt": iso(schedule.created_at),
         "updatedAt": iso(schedule.updated_at),
+    }
+
+
+def delivery_model(delivery: DeliveryRecord) -> dict[str, Any]:
+    """A webhook delivery of a run's end, with its attempts."""
+    return {
+        "deliveryId": delivery.id,
+        "executionId": delivery.execution_id,
+        "url": delivery.url,
+        "event": delivery.event,
+        "state": delivery.state,
+        "createdAt": iso(delivery.created_at),
+        "nextAttemptAt": iso(delivery.next_at),
+        "giveUpAt": iso(delivery.give_up_at),
+        "attempts": [
+            {
+                "attempt": a.attempt,
+                "at": iso(a.at),
+                "node": a.node,
+                "statusCode": a.status_code,
+                "error": a.error,
+                "durationMs": a.duration_ms,
+            }
+            for a in delivery.attempts
+        ],
+    }
+
+
+def signing_secret_model(record: SigningSecretRecord | None) -> dict[str, Any]:
+    """Whether the tenant has a signing secret, and since when (never the secret)."""
+    return {
+        "configured": record is not None,
+        "createdAt": None if record is None else iso(record.created_at),
     }

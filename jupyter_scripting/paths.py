@@ -12,3 +12,8 @@ def default_database_url() -> str:
     """The embedded default store: an SQLite file in the Jupyter data directory."""
     path = os.path.join(jupyter_data_dir(), "scripting", "jupyter_scripting.sqlite")
     return f"sqlite:///{path}"
+
+
+def default_secret_key_file() -> str:
+    """The embedded default key file (``ScriptingApp.secret_key_file``), beside the store."""
+    return os.path.join(jupyter_data_dir(), "scripting", "secret.key")

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from .store.nodes import Heartbeat, NodeRecord, Reaped
     from .store.records import (
         ApiKeyRecord,
+        ClaimedDelivery,
         ClaimedRun,
+        DeliveryRecord,
         EventRecord,
         ExecutionRecord,
         ExecutionResult,
@@ -32,8 +34,10 @@ if TYPE_CHECKING:
         Mode,
         ScheduleRecord,
         ScriptRecord,
+        SigningSecretRecord,
         State,
     )
+    from .webhooks import DeliveryRules
 
 
 class KernelProviderProtocol(Protocol):
@@ -119,6 +123,7 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
         name: object = ...,
         timeout: object = ...,
         parameters: object = ...,
+        webhook: object = ...,
     ) -> ScriptRecord: ...
     async def delete_script(self, tenant: str, script_id: str) -> None: ...
 
@@ -151,6 +156,7 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
         seat: tuple[str, int] | None = None,
         with_notebook: bool = False,
         check: Callable[[ScriptRecord, str], None] | None = None,
+        callback: str | None = None,
     ) -> tuple[ScriptRecord, ExecutionRecord, str | None]: ...
     async def finish_execution(
         self,
@@ -205,6 +211,33 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
     async def fire_due_schedules(
         self, request_of: Callable[[ScheduleRecord], bytes]
     ) -> list[FiredTick]: ...
+
+    # webhook deliveries
+    delivery_rules: DeliveryRules
+
+    async def claim_deliveries(
+        self, node: str, limit: int, lease: dt.timedelta
+    ) -> list[ClaimedDelivery]: ...
+    async def record_attempt(
+        self,
+        claimed: ClaimedDelivery,
+        *,
+        node: str,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: float,
+        delivered: bool,
+        retry_in: float,
+    ) -> str | None: ...
+    async def release_deliveries(self, node: str) -> int: ...
+    async def next_delivery_due(self) -> dt.datetime | None: ...
+    async def list_deliveries(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> list[DeliveryRecord]: ...
+    async def get_signing_secret(self, tenant: str) -> SigningSecretRecord | None: ...
+    async def put_signing_secret(
+        self, tenant: str, secret: bytes, *, replace: bool
+    ) -> tuple[SigningSecretRecord, bool]: ...
 
     # API keys
     async def create_api_key(

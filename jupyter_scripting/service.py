@@ -24,8 +24,9 @@ import nbformat
 from nbformat.validator import NotebookValidationError, normalize
 from nbformat.warnings import MissingIDFieldWarning
 
-from . import live, metrics, parameters, rules, schedules
+from . import live, metrics, parameters, rules, schedules, webhooks
 from .cluster import Membership
+from .crypto import Keyring
 from .errors import (
     BadRequest,
     ClientDisconnected,
@@ -43,16 +44,19 @@ from .protocols import RunnerProtocol, StoreProtocol
 from .store.records import (
     ApiKeyRecord,
     ClaimedRun,
+    DeliveryRecord,
     EventRecord,
     ExecutionRecord,
     ExecutionResult,
     FiredTick,
     ScheduleRecord,
     ScriptRecord,
+    SigningSecretRecord,
 )
 from .store.schedules import spec_of
 from .store.seats import SeatsTaken, sync_scope
 from .store.service import UNSET
+from .webhook_sender import WebhookSender, WebhookSettings
 
 #: How long after a tick the scheduler looks (the store's clock and this one may differ
 #: by a little; a look that comes too early finds nothing due and sleeps again).
@@ -203,6 +207,8 @@ class ScriptingService:
         node: str,
         kind: str = "server",
         log: logging.Logger | None = None,
+        webhook_settings: WebhookSettings | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.log = log or logging.getLogger(__name__)
         self.store = store
@@ -232,6 +238,8 @@ class ScriptingService:
             log=self.log,
             observe=self._count_background,
         )
+        #: Sends the runs' webhook deliveries (README, "Webhooks").
+        self.webhooks = WebhookSender(store, node, webhook_settings, keyring, self.log)
         self.membership = Membership(
             store,
             node=node,
@@ -282,6 +290,7 @@ class ScriptingService:
             await self.membership.start()
             if self._scheduler is None:
                 self._scheduler = asyncio.ensure_future(self._fire_schedules_forever())
+            self.webhooks.start()
         if not self.opened.is_set():
             self.opened.set()
             self.log.info("The script store is open")
@@ -320,6 +329,7 @@ class ScriptingService:
         except TimeoutError:
             self.log.warning("%d runs were not answered in time", self.answering.count)
         await self.background.wait_running(10)
+        await self.webhooks.stop()
         await self.membership.stop()
         await self.store.close()
 
@@ -350,14 +360,18 @@ class ScriptingService:
         await self.ensure_ready()
         return await self.store.add_version(tenant, script_id, notebook, name=name)
 
-    async def update_script(self, tenant: str, script_id: str, changes: Any) -> ScriptRecord:
-        """Apply a PATCH body: ``name``, ``timeout`` (seconds, or null to clear) and/or
-        ``parameters`` ("strict", "lenient", "off", or null: by the notebook)."""
+    async def update_script(
+        self, tenant: str, script_id: str, changes: Any
+    ) -> tuple[ScriptRecord, str | None]:
+        """Apply a PATCH body: ``name``, ``timeout`` (seconds, or null to clear),
+        ``parameters`` ("strict", "lenient", "off", or null: by the notebook) and/or
+        ``webhook`` (``{"url", "events", "sync"}`` or null). The script, and the tenant's
+        signing secret if this PATCH set its first webhook (shown this once)."""
         if not isinstance(changes, dict) or not changes:
             raise BadRequest(
-                'PATCH takes a JSON object with "name", "timeout" and/or "parameters".'
+                'PATCH takes a JSON object with "name", "timeout", "parameters" and/or "webhook".'
             )
-        unknown = sorted(set(changes) - {"name", "timeout", "parameters"})
+        unknown = sorted(set(changes) - {"name", "timeout", "parameters", "webhook"})
         if unknown:
             raise BadRequest(f"Unknown script settings: {', '.join(unknown)}.")
         kwargs: dict[str, object] = {}
@@ -367,14 +381,22 @@ class ScriptingService:
             kwargs["timeout"] = rules.timeout(changes["timeout"])
         if "parameters" in changes:
             kwargs["parameters"] = rules.parameters_mode(changes["parameters"])
+        hook: webhooks.WebhookSpec | None = None
+        if "webhook" in changes:
+            hook = kwargs["webhook"] = webhooks.parse_webhook(changes["webhook"])
+            if hook is not None:
+                await webhooks.check_webhook_target(hook.url, self.webhooks.allowed)
         await self.ensure_ready()
-        return await self.store.update_script(
+        script = await self.store.update_script(
             tenant,
             script_id,
             name=kwargs.get("name", UNSET),
             timeout=kwargs.get("timeout", UNSET),
             parameters=kwargs.get("parameters", UNSET),
+            webhook=kwargs.get("webhook", UNSET),
         )
+        secret = None if hook is None else await self.webhooks.ensure_signing_secret(tenant)
+        return script, secret
 
     async def delete_script(self, tenant: str, script_id: str) -> None:
         await self.ensure_ready()
@@ -397,9 +419,21 @@ class ScriptingService:
         if self._stopping:
             raise ServiceStopping("The server is shutting down; try again shortly.")
 
+    def _callback(self, request: RunRequest) -> str | None:
+        """The run's ``X-Scripting-Callback``, if it has one (403 unless its host is on
+        ``ScriptingApp.webhook_allowed_hosts``)."""
+        wanted = webhooks.CALLBACK_HEADER.lower()
+        values = [value for name, value in request.headers if name.lower() == wanted]
+        if not values:
+            return None
+        if len(values) > 1:
+            raise BadRequest(f"Name one {webhooks.CALLBACK_HEADER}, not {len(values)}.")
+        return webhooks.check_callback(values[0], self.webhooks.allowed)
+
     async def run_sync(self, tenant: str, script_id: str, request: RunRequest) -> SyncRun:
         """Run the latest version now and wait for its answer (429 past the tenant's limit)."""
         self._check_accepting()
+        callback = self._callback(request)
         await self.ensure_ready()
         limit = self.limits.max_sync_runs_per_tenant
         execution_id = str(uuid.uuid4())
@@ -421,6 +455,7 @@ class ScriptingService:
                 seat=(sync_scope(tenant), limit),
                 with_notebook=True,
                 check=self._parameters_check(request, values),
+                callback=callback,
             )
         )
         try:
@@ -500,6 +535,7 @@ class ScriptingService:
     async def run_background(self, tenant: str, script_id: str, request: RunRequest) -> str:
         """Queue a run of the latest version; once this returns it is durably recorded."""
         self._check_accepting()
+        callback = self._callback(request)
         await self.ensure_ready()
         execution_id = str(uuid.uuid4())
         await self.store.log_run(
@@ -514,6 +550,7 @@ class ScriptingService:
             # runs (its script may have a new version by then).
             with_notebook=True,
             check=self._parameters_check(request, []),
+            callback=callback,
         )
         self.background.wake()
         return execution_id
@@ -582,6 +619,7 @@ class ScriptingService:
         events = await live.close() if live is not None else []
         stored = await self.store.finish_execution(execution_id, result, events)
         self.events_hub.notify(execution_id)
+        self.webhooks.wake()  # its deliveries, if any, are due now
         return stored
 
     async def _record_error(
@@ -744,6 +782,22 @@ class ScriptingService:
             self._schedules_changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._schedules_changed.wait(), pause)
+
+    # -- webhooks ---------------------------------------------------------------
+    async def list_deliveries(
+        self, tenant: str, script_id: str, execution_id: str
+    ) -> list[DeliveryRecord]:
+        await self.ensure_ready()
+        return await self.store.list_deliveries(tenant, script_id, execution_id)
+
+    async def signing_secret_info(self, tenant: str) -> SigningSecretRecord | None:
+        """The tenant's signing secret's record (None: it has none yet)."""
+        await self.ensure_ready()
+        return await self.store.get_signing_secret(tenant)
+
+    async def rotate_signing_secret(self, tenant: str) -> tuple[SigningSecretRecord, str]:
+        await self.ensure_ready()
+        return await self.webhooks.rotate_signing_secret(tenant)
 
     # -- API keys ---------------------------------------------------------------
     async def create_api_key(self, tenant: str, body: Any) -> tuple[ApiKeyRecord, str]:

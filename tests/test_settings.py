@@ -60,6 +60,15 @@ VALUES: dict[str, Any] = {
     "run_max_processes": 33,
     "run_max_file_size": 5 << 20,
     "run_tmp_size": 6 << 20,
+    "webhook_allowed_hosts": ["hooks.internal", "10.1.0.0/16"],
+    "webhook_retry_hours": 2.0,
+    "webhook_backoff": 3.0,
+    "webhook_timeout": 4.0,
+    "webhook_interval": 6.0,
+    "webhook_max_concurrent": 3,
+    "public_url": "https://scripts.example.com/base/",
+    "secret_key": "y8cZtZsTJbTHPIB7R1uNxWTdQoFFjAaiA6QHT4ExNrg=",
+    "secret_key_file": None,  # a file of this test's own (below)
 }
 
 
@@ -84,7 +93,11 @@ def test_the_readme_documents_every_setting_and_this_module_sets_each() -> None:
 
 @pytest.fixture
 def jp_server_config(tmp_path: Path) -> Config:
-    values = {**VALUES, "database_url": f"sqlite:///{tmp_path / 'settings.sqlite'}"}
+    values = {
+        **VALUES,
+        "database_url": f"sqlite:///{tmp_path / 'settings.sqlite'}",
+        "secret_key_file": str(tmp_path / "unused.key"),
+    }
     return server_config(**values)
 
 
@@ -140,6 +153,29 @@ async def test_each_setting_reaches_what_uses_it(
     assert policy.exempt_kernelspecs == VALUES["sandbox_exempt_kernelspecs"]
     for name in ("run_memory_limit", "run_max_processes", "run_max_file_size", "run_tmp_size"):
         assert getattr(policy.limits, name) == VALUES[name], name
+
+    webhooks = app.service.webhooks
+    for name in (
+        "webhook_allowed_hosts",
+        "webhook_retry_hours",
+        "webhook_backoff",
+        "webhook_timeout",
+        "webhook_interval",
+        "webhook_max_concurrent",
+    ):
+        assert getattr(webhooks.settings, name) == VALUES[name], name
+    assert webhooks.allowed.names == {"hooks.internal"}
+    rules = app.store.delivery_rules
+    assert (
+        rules.log_url("s", "e")
+        == "https://scripts.example.com/base/scripting/log/script/s/execution/e"
+    )
+    assert rules.retry_for == dt.timedelta(hours=VALUES["webhook_retry_hours"])
+    from cryptography.fernet import Fernet
+
+    token = Fernet(VALUES["secret_key"].encode()).encrypt(b"made elsewhere")
+    assert webhooks.keyring.decrypt(token) == "made elsewhere"  # the key given is the key
+    assert not (tmp_path / "unused.key").exists()  # secret_key wins over secret_key_file
 
     assert app.store.sqlite_directory == str(tmp_path)
     await app.service.ensure_ready()

@@ -59,10 +59,13 @@ class ScriptHandler(ScriptingHandler):
     @authorized("write", SCRIPTS)
     async def patch(self, script_id: str) -> None:
         script_id = self.script_id(script_id)
-        script = await self.service.update_script(
+        script, secret = await self.service.update_script(
             self.tenant, script_id, parse_json(self.request.body)
         )
-        self.write_json(script_model(script))
+        answer = script_model(script)
+        if secret is not None:  # the tenant's first webhook: its signing secret, once
+            answer["signingSecret"] = secret
+        self.write_json(answer)
 
     @web.authenticated
     @authorized("write", SCRIPTS)

@@ -27,8 +27,10 @@ from ..errors import (
     StoreMisconfigured,
 )
 from ..rules import Role
+from ..webhooks import DeliveryRules
 from .events import notify_events
 from .models import ApiKey, Execution, Script
+from .outbox import queue_deliveries
 from .records import (
     ApiKeyRecord,
     ExecutionRecord,
@@ -112,6 +114,7 @@ def _script_record(script: Script) -> ScriptRecord:
         updated_at=script.updated_at,
         timeout=script.timeout,
         parameters=script.parameters,
+        webhook=script.webhook,
     )
 
 
@@ -208,6 +211,8 @@ class Database:
         returns "now" (tests use it to make runs land in the same instant or the past).
         """
         self._clock = clock or _utcnow
+        #: How a run's webhook deliveries are written (the app sets the public URL).
+        self.delivery_rules = DeliveryRules()
         self._closed = False
         self._sqlite_dir: Path | None = None
         try:
@@ -321,7 +326,8 @@ class Database:
         content: Callable[[str], bytes],
     ) -> list[str]:
         """Record the running executions ``which`` selects as failed now, give back their
-        seats (telling the queue if a background one is free); their ids."""
+        seats (telling the queue if a background one is free) and queue their webhook
+        deliveries; their ids."""
         ids = list(
             session.scalars(select(Execution.id).where(Execution.state == "running", which)).all()
         )
@@ -342,6 +348,7 @@ class Database:
                 .execution_options(synchronize_session=False)
             )
             notify_events(session, execution_id)
+        queue_deliveries(session, ids, now, self.delivery_rules)
         if BACKGROUND in free_seats(session, ids):
             notify_queue(session)
         return ids

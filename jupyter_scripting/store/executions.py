@@ -35,6 +35,7 @@ from .database import (
 )
 from .events import insert_events
 from .models import Execution, ExecutionEvent, ScriptVersion, Seat
+from .outbox import queue_deliveries
 from .records import (
     EventRecord,
     ExecutionRecord,
@@ -58,6 +59,8 @@ class _NewExecution:
     request: bytes | None
     node: str | None
     seat: tuple[str, int] | None
+    #: The per-call webhook (``X-Scripting-Callback``), checked by the service.
+    callback: str | None = None
 
     def check(self, script_id: str) -> None:
         """Raise as ``create_execution`` says for ids and values it refuses."""
@@ -126,15 +129,19 @@ class ExecutionLog(Database):
         seat: tuple[str, int] | None = None,
         with_notebook: bool = False,
         check: Callable[[ScriptRecord, str], None] | None = None,
+        callback: str | None = None,
     ) -> tuple[ScriptRecord, ExecutionRecord, str | None]:
         """``create_execution`` for the script's latest version, read in the same
         transaction: (the script, its execution, the version's notebook if
-        ``with_notebook``). One transaction where ``get_notebook`` then
+        ``with_notebook``); ``callback`` is where its end is POSTed besides the script's
+        webhook. One transaction where ``get_notebook`` then
         ``create_execution`` took two (a run's path has one before it, one after).
 
         ``check(script, notebook)`` (with ``with_notebook``) may refuse the run before it
         is logged: what it raises rolls the transaction back and reaches the caller."""
-        new = _NewExecution(execution_id, tenant, mode, method, state, request, node, seat)
+        new = _NewExecution(
+            execution_id, tenant, mode, method, state, request, node, seat, callback
+        )
         new.check(script_id)
 
         def work(session: Session) -> tuple[ScriptRecord, ExecutionRecord, str | None]:
@@ -173,6 +180,7 @@ class ExecutionLog(Database):
             started_at=now if new.state == "running" else None,
             request=new.request,
             node=new.node,
+            callback=new.callback,
         )
         session.add(execution)
         session.flush()
@@ -227,6 +235,7 @@ class ExecutionLog(Database):
                     raise ExecutionNotFound(execution_id)
                 return False
             insert_events(session, execution_id, events, now)
+            queue_deliveries(session, [execution_id], now, self.delivery_rules)
             if BACKGROUND in free_seats(session, [execution_id]):
                 notify_queue(session)
             return True

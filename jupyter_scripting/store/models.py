@@ -78,6 +78,8 @@ class Script(Base):
     timeout: Mapped[float | None] = mapped_column(Float, nullable=True)
     #: "strict", "lenient" or "off" (README, "Parameters"); None: by the notebook.
     parameters: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: Where its runs' ends are POSTed (JSON of ``webhooks.WebhookSpec``; None: nowhere).
+    webhook: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -127,6 +129,8 @@ class Execution(Base):
     request: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     #: The server that runs (or ran) it, so a restart can tell which runs it interrupted.
     node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: The per-call callback URL (``X-Scripting-Callback``) its end is POSTed to.
+    callback: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ApiKey(Base):
@@ -218,3 +222,63 @@ class Schedule(Base):
     last_execution_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Delivery(Base):
+    """One webhook delivery of a run's end (README, "Webhooks"): written in the
+    transaction that records the end, sent by whichever node claims it first, tried
+    again with back-off until ``give_up_at``. ``claim`` (a token) and ``claimed_until``
+    name the node sending an attempt now; an expired claim may be taken over."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(255))
+    script_id: Mapped[str] = mapped_column(String(36))
+    execution_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("executions.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    #: "finished" or "failed": the run's end state.
+    event: Mapped[str] = mapped_column(String(16))
+    #: The JSON body, the same for every attempt.
+    payload: Mapped[str] = mapped_column(Text)
+    #: "pending", "delivered" or "failed" (given up).
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    #: When the next attempt is due (None once delivered or given up).
+    next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    give_up_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class DeliveryAttempt(Base):
+    """One attempt of a delivery: when, by which node, the receiver's status code (None:
+    no answer) or what went wrong, and how long it took."""
+
+    __tablename__ = "delivery_attempts"
+
+    delivery_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    node: Mapped[str] = mapped_column(String(255))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class SigningSecret(Base):
+    """A tenant's webhook signing secret, encrypted with the operator's key
+    (``jupyter_scripting.crypto``)."""
+
+    __tablename__ = "signing_secrets"
+
+    tenant: Mapped[str] = mapped_column(String(255), primary_key=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -28,6 +28,8 @@ class ScriptRecord:
     timeout: float | None  # per-script timeout in seconds (None: the service's)
     #: "strict", "lenient" or "off"; None: strict if the notebook has a parameters cell.
     parameters: str | None = None
+    #: Its webhook (JSON of ``webhooks.WebhookSpec``); None: none.
+    webhook: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,3 +125,54 @@ class FiredTick:
     schedule_id: str
     tick: dt.datetime
     execution_id: str | None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of a webhook delivery: the receiver's status (None: no answer, see
+    ``error``), when, from which node, how long it took."""
+
+    attempt: int
+    at: dt.datetime
+    node: str
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """A webhook delivery of a run's end, with its attempts so far (README, "Webhooks")."""
+
+    id: str
+    execution_id: str
+    url: str
+    event: str
+    state: str  # "pending", "delivered" or "failed" (given up)
+    attempts: tuple[AttemptRecord, ...]
+    next_at: dt.datetime | None  # the next attempt (None once delivered or given up)
+    give_up_at: dt.datetime
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery this node has claimed, to make attempt number ``attempt`` of it."""
+
+    id: str
+    tenant: str
+    execution_id: str
+    url: str
+    event: str
+    payload: str  # JSON
+    attempt: int
+    claim: str  # the claim's token: only its holder records the attempt
+
+
+@dataclass(frozen=True)
+class SigningSecretRecord:
+    """A tenant's webhook signing secret, still encrypted."""
+
+    tenant: str
+    secret: bytes  # Fernet token (``crypto.Keyring``)
+    created_at: dt.datetime

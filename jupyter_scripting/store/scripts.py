@@ -14,6 +14,7 @@ from ..errors import (
     ScriptNotFound,
     VersionNotFound,
 )
+from ..webhooks import WebhookSpec
 from .database import (
     _EXECUTION_COLUMNS,
     UNSET,
@@ -165,9 +166,11 @@ class ScriptStore(Database):
         name: object = UNSET,
         timeout: object = UNSET,
         parameters: object = UNSET,
+        webhook: object = UNSET,
     ) -> ScriptRecord:
-        """Rename, set the per-script timeout and/or the parameters setting (``None``
-        clears either); no new version."""
+        """Rename, set the per-script timeout, the parameters setting and/or the webhook
+        (a checked ``webhooks.WebhookSpec``; ``None`` clears any of them); no new
+        version."""
         if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
         values: dict[str, Any] = {}
@@ -177,6 +180,10 @@ class ScriptStore(Database):
             values["timeout"] = rules.timeout(timeout)
         if parameters is not UNSET:
             values["parameters"] = rules.parameters_mode(parameters)
+        if webhook is not UNSET:
+            if not (webhook is None or isinstance(webhook, WebhookSpec)):
+                raise TypeError("webhook must be a WebhookSpec or None")
+            values["webhook"] = None if webhook is None else webhook.to_json()
 
         def work(session: Session) -> ScriptRecord:
             result = session.execute(

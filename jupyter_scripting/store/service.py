@@ -18,6 +18,7 @@ INTERFACE CONTRACT (the handlers and the runner are written against exactly this
 from __future__ import annotations
 
 from .database import MIGRATIONS_PATH, UNSET, Database
+from .deliveries import DeliveryStore
 from .executions import ExecutionLog
 from .keys import KeyStore
 from .nodes import NodeRegistry
@@ -28,7 +29,15 @@ from .scripts import ScriptStore
 __all__ = ["MIGRATIONS_PATH", "UNSET", "Database", "Store"]
 
 
-class Store(ScriptStore, ScheduleStore, ExecutionLog, BackgroundQueue, NodeRegistry, KeyStore):
+class Store(
+    ScriptStore,
+    ScheduleStore,
+    DeliveryStore,
+    ExecutionLog,
+    BackgroundQueue,
+    NodeRegistry,
+    KeyStore,
+):
     """Scripts, their immutable versions, the executions of each version, the background
-    queue, the nodes sharing the store, the API keys and the schedules: one façade over the store's
-    parts (one module each)."""
+    queue, the nodes sharing the store, the API keys, the schedules and the webhook
+    deliveries: one façade over the store's parts (one module each)."""
