@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 import socket
 import time
@@ -48,6 +49,7 @@ MAX_BACKOFF = 3600.0
 #: How long resolving a webhook's host may take when it is set.
 _RESOLVE_TIMEOUT = 5.0
 _FIELDS = {"url", "events", "sync"}
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_.])?")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -161,7 +163,7 @@ class AllowList:
                 continue
             except ValueError:
                 pass
-            if not value or "/" in value or ":" in value or any(c.isspace() for c in value):
+            if not _HOST_NAME.fullmatch(value):
                 raise ValueError(f"not a host name, address or network: {entry!r}")
             names.add(value.rstrip("."))
         return cls(frozenset(names), tuple(networks))

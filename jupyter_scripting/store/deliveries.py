@@ -54,6 +54,9 @@ class DeliveryStore(ExecutionLog):
                 .where(Delivery.state == "pending", Delivery.next_at <= now, free)
                 .order_by(Delivery.next_at)
                 .limit(limit)
+                # PostgreSQL: nodes looking at once take different rows (SQLite has one
+                # writer at a time anyway); the conditional UPDATE below decides.
+                .with_for_update(skip_locked=True)
             ).all()
             claimed: list[ClaimedDelivery] = []
             for row in due:

@@ -128,6 +128,8 @@ BACKGROUND_WORK = (
     "reap the runs of lost nodes",
     "fire the due schedules",
     "read the next schedule's tick",
+    "claim the due webhook deliveries",
+    "read the next webhook delivery",
 )
 
 
@@ -154,6 +156,7 @@ async def test_hostile_ids_are_404_and_never_reach_the_database(
         f"scripting/script/{hostile}/background",
         f"scripting/log/script/{hostile}",
         f"scripting/log/script/{BOGUS_ID}/execution/{hostile}",
+        f"scripting/log/script/{BOGUS_ID}/execution/{hostile}/deliveries",
         f"scripting/key/{hostile}",
     ):
         method = "DELETE" if path.startswith("scripting/key") else "GET"
@@ -275,6 +278,21 @@ async def test_runner_key_runs_but_cannot_read_logs_edit_or_manage_keys(api, mak
         ),
         ("GET", ("scripting", "key"), None),
         ("POST", ("scripting", "key"), '{"user": "me", "role": "admin"}'),
+        (
+            "GET",
+            (
+                "scripting",
+                "log",
+                "script",
+                script_id,
+                "execution",
+                ran.headers["X-Execution-Id"],
+                "deliveries",
+            ),
+            None,
+        ),
+        ("GET", ("scripting", "webhook", "secret"), None),
+        ("POST", ("scripting", "webhook", "secret"), None),
     ]
     for method, parts, body in forbidden:
         answer = await api(*parts, method=method, headers=runner, body=body)
@@ -312,6 +330,7 @@ async def test_tenant_a_cannot_reach_anything_of_tenant_b(api, make_key):
         ("GET", ("scripting", "log", "script", b_script)),
         ("GET", ("scripting", "log", "script", b_script, "execution", execution)),
         ("GET", ("scripting", "log", "script", b_script, "execution", execution, "notebook")),
+        ("GET", ("scripting", "log", "script", b_script, "execution", execution, "deliveries")),
     ]:
         body = '{"name": "x"}' if method in ("PATCH", "POST") else None
         answer = await api(*parts, method=method, headers=a, body=body)
