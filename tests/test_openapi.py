@@ -262,6 +262,15 @@ async def test_live_answers_conform(api, jp_auth_header) -> None:
     await check("GET", f"scripting/log/script/{sid}/execution/{run_id}/events", expect=200)
     await check("GET", f"scripting/log/script/{sid}/execution/{run_id}/events?after=x", expect=400)
     await check("GET", f"scripting/log/script/{sid}/execution/{MISSING}/events", expect=404)
+    # Webhooks: a run's deliveries (none here), refused targets, the signing secret.
+    await check("GET", f"scripting/log/script/{sid}/execution/{run_id}/deliveries", expect=200)
+    await check("GET", f"scripting/log/script/{sid}/execution/{MISSING}/deliveries", expect=404)
+    private = b'{"webhook": {"url": "http://10.0.0.7/hook"}}'
+    await check("PATCH", f"scripting/script/{sid}", body=private, expect=403)
+    refused = {"X-Scripting-Callback": "http://10.0.0.7/hook"}
+    await check("POST", f"scripting/script/{sid}/run", headers=refused, body=run_body, expect=403)
+    await check("GET", "scripting/webhook/secret", expect=200)
+    await check("POST", "scripting/webhook/secret", expect=201)
 
     # Keys, a runner's 403, a stranger's 401.
     key_body = b'{"user": "ci", "role": "runner"}'
@@ -393,4 +402,6 @@ async def test_a_script_without_parameters_takes_any_body(api, publish) -> None:
     assert post["operationId"] == "runCho"
     assert post["requestBody"]["content"] == {"*/*": {"schema": {}}}
     get = document["paths"][f"/scripting/script/{script_id}/run"]["get"]
-    assert "parameters" not in get and get["requestBody"]["content"] == {"*/*": {"schema": {}}}
+    # No query parameters: only the callback header.
+    assert [p["name"] for p in get["parameters"]] == ["X-Scripting-Callback"]
+    assert get["requestBody"]["content"] == {"*/*": {"schema": {}}}

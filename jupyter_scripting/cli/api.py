@@ -29,6 +29,8 @@ from .models import (
 
 #: What to do after a 404 of a script's route.
 SEE_SCRIPTS = "See `jupyter scripting list`."
+#: What to do after a 404 of an execution's route.
+SEE_LOGS = "See `jupyter scripting logs ID`."
 #: What to do after a 404 of a schedule's route.
 SEE_SCHEDULES = "See `jupyter scripting schedule list ID`."
 
@@ -204,6 +206,28 @@ class ScriptingAPI:
     def delete_schedule(self, script_id: str, schedule_id: str) -> None:
         path = ["scripting", "script", script_id, "schedule", schedule_id]
         self.client.call("DELETE", *path, hint_404=SEE_SCHEDULES)
+
+    # -- webhooks ---------------------------------------------------------------------------
+    def set_webhook(self, script_id: str, webhook: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Set (or with None remove) the script's webhook: the script, with
+        ``signingSecret`` when this made the tenant's first one."""
+        path = ["scripting", "script", script_id]
+        answer = self.client.call(
+            "PATCH", *path, payload={"webhook": webhook}, hint_404=SEE_SCRIPTS
+        )
+        return cast(dict[str, Any], answer.json())
+
+    def deliveries(self, script_id: str, execution_id: str) -> list[dict[str, Any]]:
+        """Where the run's end was POSTed, with each attempt."""
+        path = ["scripting", "log", "script", script_id, "execution", execution_id, "deliveries"]
+        data = self.client.call("GET", *path, hint_404=SEE_LOGS).json()
+        return cast(list[dict[str, Any]], data["deliveries"])
+
+    def signing_secret(self, *, rotate: bool = False) -> dict[str, Any]:
+        """The tenant's signing secret's state, or (``rotate``) a new secret, shown once."""
+        path = ["scripting", "webhook", "secret"]
+        answer = self.client.call("POST" if rotate else "GET", *path)
+        return cast(dict[str, Any], answer.json())
 
     # -- runs -------------------------------------------------------------------------------
     def run(

@@ -5,7 +5,7 @@ library at run time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from ..rules import Role
@@ -23,6 +23,8 @@ class ScriptModel(TypedDict):
     timeout: float | None
     #: "strict", "lenient" or "off"; None: by the notebook (README, "Parameters").
     parameters: str | None
+    #: {"url", "events", "sync"}: where its runs' ends are POSTed (README, "Webhooks").
+    webhook: dict[str, Any] | None
 
 
 class ExecutionModel(TypedDict):

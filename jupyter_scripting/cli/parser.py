@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..rules import API_KEY_PREFIX
-from . import keys, logs, run, schedules, scripts
+from . import keys, logs, run, schedules, scripts, webhooks
 from .errors import EXIT_CODES, PROG
 from .options import DEFAULT_RUN_TIMEOUT, DEFAULT_TIMEOUT, Commands, positive
 from .servers import TOKEN_ENV, URL_ENV
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(commands)
     logs.add_parser(commands)
     schedules.add_parser(commands)
+    webhooks.add_parser(commands)
     keys.add_parser(commands)
     # Listed here; run_command hands its arguments (traitlets', not argparse's) to it.
     commands.subparsers.add_parser(

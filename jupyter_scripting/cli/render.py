@@ -128,6 +128,29 @@ def print_schedules(schedules: Sequence[Mapping[str, Any]]) -> None:
     print_table(rows)
 
 
+def print_deliveries(deliveries: Sequence[Mapping[str, Any]]) -> None:
+    """What ``webhook deliveries`` prints: each delivery, then a row per attempt."""
+    if not deliveries:
+        print("No deliveries (the run had nowhere to go, or has not ended).")
+        return
+    rows = [("DELIVERY", "URL", "STATE", "ATTEMPT", "AT", "STATUS", "ERROR")]
+    for d in deliveries:
+        attempts = d.get("attempts") or [{}]
+        for a in attempts:
+            rows.append(
+                (
+                    str(d["deliveryId"]),
+                    str(d["url"]),
+                    str(d["state"]),
+                    str(a.get("attempt") or "-"),
+                    str(a.get("at") or d.get("nextAttemptAt") or "-"),
+                    str(a.get("statusCode") or "-"),
+                    str(a.get("error") or "-"),
+                )
+            )
+    print_table(rows)
+
+
 def _last_run(execution: ExecutionModel | None) -> str:
     """``200 2026-11-29T10:00:05Z``, the state while unfinished, or ``-`` if it never ran."""
     if not execution:

@@ -85,7 +85,8 @@ def script_document(base_url: str, schema: dict[str, Any]) -> dict[str, Any]:
         operation.pop("tags", None)
         if takes and "requestBody" in operation:
             operation["parameters"] = [
-                _query_parameter(key, prop) for key, prop in schema["properties"].items()
+                *operation.get("parameters", []),  # X-Scripting-Callback
+                *(_query_parameter(key, prop) for key, prop in schema["properties"].items()),
             ]
             if method == "get":
                 del operation["requestBody"]

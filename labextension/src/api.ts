@@ -17,6 +17,16 @@ export interface IScript {
   timeout: number | null;
   /** The parameters setting (README, "Parameters"); null: by the notebook. */
   parameters: 'strict' | 'lenient' | 'off' | null;
+  /** Where its runs' ends are POSTed (README, "Webhooks"); null: nowhere. */
+  webhook: IWebhook | null;
+}
+
+/** A script's webhook (`WebhookSpec.model`). */
+export interface IWebhook {
+  url: string;
+  events: Array<'finished' | 'failed'>;
+  /** Whether synchronous runs' ends are POSTed too (background runs' always are). */
+  sync: boolean;
 }
 
 /** A script in the listing (`script_list_item`): with its newest run of any version. */
