@@ -30,7 +30,7 @@ unexport PYTHONDONTWRITEBYTECODE
 BENCH_VENV ?= benchmarks/.venv
 BENCH_ARGS ?=
 
-.PHONY: install run test test-ui bench bench-cluster bench-schedules lint format clean system system-test
+.PHONY: install run test test-ui bench bench-cluster bench-schedules bench-webhooks lint format clean system system-test
 
 ## What the machine must have (Python 3.11+ with venv, Node.js 18+ and npm; for the tests
 ## also Debian's chromium): installed with apt-get as root, else make stops with the command.
@@ -104,6 +104,9 @@ bench-cluster: install
 ## How late schedules fire, on one node and on three sharing PostgreSQL (a few minutes).
 bench-schedules: install
 	$(BIN)/python benchmarks/schedules.py $(if $(POSTGRES_URL),--postgres-url $(POSTGRES_URL)) $(BENCH_ARGS)
+
+bench-webhooks: install
+	$(BIN)/python benchmarks/webhooks.py $(if $(POSTGRES_URL),--postgres-url $(POSTGRES_URL)) $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

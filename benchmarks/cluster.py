@@ -83,8 +83,8 @@ def schema(url: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def nodes(count: int, database_url: str, work: Path) -> Iterator[list[int]]:
-    """``count`` servers on one store; their ports."""
+def nodes(count: int, database_url: str, work: Path, **extra: Any) -> Iterator[list[int]]:
+    """``count`` servers on one store (with ``extra`` ScriptingApp settings); their ports."""
     with contextlib.ExitStack() as stack:
         started = []
         for i in range(count):
@@ -97,6 +97,7 @@ def nodes(count: int, database_url: str, work: Path) -> Iterator[list[int]]:
                 "max_sync_runs_per_tenant": 32,
                 "max_background_runs": 16,
                 "sandbox": "required",
+                **extra,
             }
             (home / "config" / "jupyter_server_config.json").write_text(
                 json.dumps({"ScriptingApp": settings})

@@ -22,7 +22,7 @@ from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
 from . import metrics, webhooks
 from ._version import __version__
-from .crypto import Keyring
+from .crypto import Keyring, SecretUnreadable
 from .protocols import StoreProtocol
 from .store.records import ClaimedDelivery, SigningSecretRecord
 
@@ -132,7 +132,12 @@ class WebhookSender:
     async def _send(self, claimed: ClaimedDelivery) -> None:
         """Make one attempt of a claimed delivery and record it."""
         assert self._client is not None
-        secret = await self.signing_secret(claimed.tenant)
+        try:
+            secret = await self.signing_secret(claimed.tenant)
+        except SecretUnreadable as e:  # another key wrote it: nothing is sent unsigned
+            self.log.error("Webhook delivery %s: %s", claimed.id, e)
+            await self._record(claimed, None, f"not sent: {e}", 0.0)
+            return
         body = claimed.payload.encode("utf-8")
         request = HTTPRequest(
             claimed.url,
@@ -161,7 +166,12 @@ class WebhookSender:
                 error = str(response.error)
         except Exception as e:  # refused, unreachable, timed out, not a public address
             error = f"{type(e).__name__}: {e}"
-        duration_ms = (time.monotonic() - started) * 1000
+        await self._record(claimed, status, error, (time.monotonic() - started) * 1000)
+
+    async def _record(
+        self, claimed: ClaimedDelivery, status: int | None, error: str | None, duration_ms: float
+    ) -> None:
+        """Record an attempt: delivered on a 2xx answer, else due again after the back-off."""
         delivered = status is not None and 200 <= status < 300
         if status is not None and not delivered:
             error = f"the receiver answered {status}"

@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from jupyter_scripting.cli.api import ScriptingAPI
 from jupyter_scripting.cli.client import Client
 
+from .helpers import notebook_of
 from .server_process import TOKEN, ServerProcess, free_port
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
@@ -270,6 +272,37 @@ def test_schedules_added_listed_paused_resumed_deleted(cli: Cli) -> None:
 
 
 # -- run --------------------------------------------------------------------------------------
+def test_webhook_set_shown_delivered_and_cleared(cli: Cli) -> None:
+    script_id = cli.server.publish(notebook_of("print('hooked')"), name="hooked")
+    assert cli.ok("webhook", "show", script_id).text == "No webhook.\n"
+    refused = cli.fails("webhook", "set", script_id, "http://10.0.0.7/hook")
+    assert "403" in refused and "webhook_allowed_hosts" in refused
+    assert "role" not in refused
+    bad_events = cli.fails("webhook", "set", script_id, "http://x/", "--events", "x", code=2)
+    assert "--events" in bad_events
+    # A public address (nothing listens there from here: the delivery stays pending).
+    url = "http://93.184.216.34/hook"
+    made = cli.ok("webhook", "set", script_id, url, "--events", "failed,finished").text
+    assert f"{url} (finished, failed; background runs)" in made
+    assert "Signing secret (shown once" in made and "whsec_" in made
+    again = cli.ok("webhook", "set", script_id, url, "--sync").text
+    assert "whsec_" not in again and "background and synchronous runs" in again
+    assert url in cli.ok("webhook", "show", script_id).text
+    _, body = cli.server.call(f"scripting/script/{script_id}/background", "POST", {})
+    execution_id = json.loads(body)["executionId"]
+    finished(cli.server, script_id, execution_id)
+    listed = cli.ok("webhook", "deliveries", script_id, execution_id).text
+    assert url in listed and "DELIVERY" in listed
+    as_json = json.loads(cli.ok("webhook", "deliveries", script_id, execution_id, "--json").stdout)
+    assert [d["url"] for d in as_json["deliveries"]] == [url]
+    assert "has a signing secret" in cli.ok("webhook", "secret").text
+    rotated = cli.ok("webhook", "secret", "--rotate").text
+    assert rotated.startswith("New signing secret (shown once): whsec_")
+    assert "Removed the webhook" in cli.ok("webhook", "clear", script_id).text
+    assert cli.ok("webhook", "show", script_id).text == "No webhook.\n"
+    assert "404" in cli.fails("webhook", "deliveries", script_id, str(uuid.uuid4()))
+
+
 def test_run_synchronously(cli: Cli, tmp_path: Path) -> None:
     hello = cli.server.publish(load_notebook("hello"), name="hello")
     result = cli.ok("run", hello, "--data", '{"name": "John Smith"}')

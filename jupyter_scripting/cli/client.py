@@ -314,7 +314,8 @@ class Client:
                 f"The token or API key {given}: give the server's token or an API key with "
                 f"--token or {TOKEN_ENV}."
             )
-        if answer.status == 403:
+        refused = (answer.error_document() or {}).get("reason") == "callback-refused"
+        if answer.status == 403 and not refused:
             return "The API key's role does not allow this (runner keys may only run scripts)."
         if answer.status == 404 and answer.error_document() is None:
             return (

@@ -44,7 +44,7 @@ one).""",
         "  jupyter scripting webhook set ID https://hooks.example.com/alert --events failed",
     )
     put.add_argument("script_id", metavar="ID", help="the script's id")
-    put.add_argument("url", metavar="URL", help="where to POST (http or https)")
+    put.add_argument("target", metavar="URL", help="where to POST (http or https)")
     put.add_argument(
         "--events",
         default="finished,failed",
@@ -115,7 +115,7 @@ def cmd_set(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         given = ", ".join(unknown) or "nothing"
         usage(parser, f"--events takes finished and/or failed, not {given}")
     script = api_for(args).set_webhook(
-        args.script_id, {"url": args.url, "events": events, "sync": args.sync}
+        args.script_id, {"url": args.target, "events": events, "sync": args.sync}
     )
     if as_json(args):
         print_json(script)
