@@ -306,7 +306,8 @@ def test_every_command_says_its_exit_statuses_and_the_roles_come_from_the_rules(
     assert {c.prog.removeprefix("jupyter scripting ") for c in commands} == {
         "publish", "list", "show", "run", "logs", "key", "key create", "key list", "key revoke",
         "schedule", "schedule list", "schedule add", "schedule pause", "schedule resume",
-        "schedule delete",
+        "schedule delete", "webhook", "webhook show", "webhook set", "webhook clear",
+        "webhook deliveries", "webhook secret",
     }  # fmt: skip
     assert all(c.epilog and c.epilog.endswith(EXIT_CODES) for c in commands)
     assert all(role in ROLES_TEXT for role in ROLES)
