@@ -333,9 +333,7 @@ async def test_a_scripts_own_document_describes_its_runs(
     body = document["paths"][run]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["properties"] == schema["properties"]
     assert body["schema"]["additionalProperties"] is False
-    queried = {
-        p["name"] for p in document["paths"][run]["get"]["parameters"] if p["in"] == "query"
-    }
+    queried = {p["name"] for p in document["paths"][run]["get"]["parameters"] if p["in"] == "query"}
     assert queried == set(schema["properties"])
 
     # Served with this server's base_url; the requests below are checked by their paths.
