@@ -35,6 +35,7 @@ from .handlers.openapi import OpenApiHandler, ScriptOpenApiHandler
 from .handlers.runs import BackgroundHandler, RunHandler
 from .handlers.schedules import ScheduleHandler, SchedulesHandler
 from .handlers.scripts import NotebookHandler, SchemaHandler, ScriptHandler, ScriptsHandler
+from .handlers.variables import VariableHandler, VariablesHandler
 from .handlers.webhooks import DeliveriesHandler, SigningSecretHandler
 from .http_limits import widen_header_limit
 from .metrics import SANDBOX_ACTIVE
@@ -551,6 +552,8 @@ class ScriptingApp(ExtensionApp):
                 (rf"{execution}/events/?", ExecutionEventsHandler),
                 (rf"{execution}/deliveries/?", DeliveriesHandler),
                 (r"/scripting/webhook/secret/?", SigningSecretHandler),
+                (r"/scripting/variables/?", VariablesHandler),
+                (rf"/scripting/variables/{_ID}/?", VariableHandler),
                 (r"/scripting/openapi.json", OpenApiHandler),
                 (r"/scripting(?:/.*)?", NotFoundHandler),
             ]

@@ -107,6 +107,13 @@ class ExecutionNotFound(NotFound):
         )
 
 
+class VariableNotFound(NotFound):
+    """No variable of that name in the caller's tenant (README, "Variables and secrets")."""
+
+    def __init__(self, name: str = "") -> None:
+        super().__init__(f"No variable named {name!r}." if name else "No such variable.")
+
+
 class ApiKeyNotFound(NotFound):
     """No such API key (in the caller's tenant)."""
 

@@ -14,6 +14,7 @@ from .store.records import (
     ScheduleRecord,
     ScriptRecord,
     SigningSecretRecord,
+    VariableRecord,
 )
 
 
@@ -35,6 +36,8 @@ def script_model(script: ScriptRecord) -> dict[str, Any]:
         "timeout": script.timeout,
         "parameters": script.parameters,
         "webhook": None if script.webhook is None else json.loads(script.webhook),
+        "variables": list(script.variables),
+        "retries": None if script.retries is None else json.loads(script.retries),
     }
 
 
@@ -72,6 +75,9 @@ def execution_model(execution: ExecutionRecord) -> dict[str, Any]:
         "mode": execution.mode,
         "method": execution.method,
         "durationMs": None if execution.duration_ms is None else round(execution.duration_ms, 1),
+        "attempt": execution.attempt,
+        "retryOf": execution.retry_of,
+        "retriedBy": execution.retried_by,
     }
 
 
@@ -134,6 +140,20 @@ def delivery_model(delivery: DeliveryRecord) -> dict[str, Any]:
             for a in delivery.attempts
         ],
     }
+
+
+def variable_model(record: VariableRecord, value: str | None = None) -> dict[str, Any]:
+    """A tenant variable: its name, kind and dates; ``value`` only for a plain one read
+    by name (a secret's value is never shown)."""
+    model: dict[str, Any] = {
+        "name": record.name,
+        "secret": record.secret,
+        "createdAt": iso(record.created_at),
+        "updatedAt": iso(record.updated_at),
+    }
+    if value is not None and not record.secret:
+        model["value"] = value
+    return model
 
 
 def signing_secret_model(record: SigningSecretRecord | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -36,7 +36,9 @@ if TYPE_CHECKING:
         ScriptRecord,
         SigningSecretRecord,
         State,
+        VariableRecord,
     )
+    from .variables import RunVariables
     from .webhooks import DeliveryRules
 
 
@@ -65,6 +67,7 @@ class RunnerProtocol(Protocol):
         timeout: float,
         parameters: Mapping[str, Any] | None = None,
         events: EventSink | None = None,
+        variables: RunVariables | None = None,
     ) -> RunOutcome: ...
 
 
@@ -124,6 +127,8 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
         timeout: object = ...,
         parameters: object = ...,
         webhook: object = ...,
+        variables: object = ...,
+        retries: object = ...,
     ) -> ScriptRecord: ...
     async def delete_script(self, tenant: str, script_id: str) -> None: ...
 
@@ -214,6 +219,8 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
 
     # webhook deliveries
     delivery_rules: DeliveryRules
+    #: Called on the event loop when a run's end queued deliveries (the sender's wake).
+    on_deliveries: Callable[[], None] | None
 
     async def claim_deliveries(
         self, node: str, limit: int, lease: dt.timedelta
@@ -238,6 +245,15 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
     async def put_signing_secret(
         self, tenant: str, secret: bytes, *, replace: bool
     ) -> tuple[SigningSecretRecord, bool]: ...
+
+    # variables and secrets
+    async def put_variable(
+        self, tenant: str, name: str, value: bytes, *, secret: bool
+    ) -> tuple[VariableRecord, bool]: ...
+    async def list_variables(self, tenant: str) -> list[VariableRecord]: ...
+    async def get_variable(self, tenant: str, name: str) -> VariableRecord: ...
+    async def read_variables(self, tenant: str, names: Iterable[str]) -> list[VariableRecord]: ...
+    async def delete_variable(self, tenant: str, name: str) -> None: ...
 
     # API keys
     async def create_api_key(

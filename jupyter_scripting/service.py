@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import nbformat
+from cryptography.fernet import Fernet
 from nbformat.validator import NotebookValidationError, normalize
 from nbformat.warnings import MissingIDFieldWarning
 
-from . import live, metrics, parameters, rules, schedules, webhooks
+from . import live, metrics, parameters, retries, rules, schedules, variables, webhooks
 from .cluster import Membership
 from .crypto import Keyring
 from .errors import (
@@ -35,6 +36,7 @@ from .errors import (
     ScriptingError,
     ServiceStopping,
     StoreUnavailable,
+    VariableNotFound,
 )
 from .execution.outcome import Failed, RunOutcome
 from .execution.queue import BackgroundDispatcher
@@ -52,6 +54,7 @@ from .store.records import (
     ScheduleRecord,
     ScriptRecord,
     SigningSecretRecord,
+    VariableRecord,
 )
 from .store.schedules import spec_of
 from .store.seats import SeatsTaken, sync_scope
@@ -239,7 +242,10 @@ class ScriptingService:
             observe=self._count_background,
         )
         #: Sends the runs' webhook deliveries (README, "Webhooks").
-        self.webhooks = WebhookSender(store, node, webhook_settings, keyring, self.log)
+        #: Encrypts what the store keeps secret (the operator's ``secret_key``).
+        self.keyring = keyring or Keyring(Fernet.generate_key().decode())
+        self.webhooks = WebhookSender(store, node, webhook_settings, self.keyring, self.log)
+        store.on_deliveries = self.webhooks.wake  # a run's end queued some: due now
         self.membership = Membership(
             store,
             node=node,
@@ -365,13 +371,16 @@ class ScriptingService:
     ) -> tuple[ScriptRecord, str | None]:
         """Apply a PATCH body: ``name``, ``timeout`` (seconds, or null to clear),
         ``parameters`` ("strict", "lenient", "off", or null: by the notebook) and/or
-        ``webhook`` (``{"url", "events", "sync"}`` or null). The script, and the tenant's
-        signing secret if this PATCH set its first webhook (shown this once)."""
+        ``webhook`` (``{"url", "events", "sync"}`` or null) and/or ``variables`` (the
+        names of the tenant variables its runs get, or null). The script, and the
+        tenant's signing secret if this PATCH set its first webhook (shown this once)."""
+        settings = {"name", "timeout", "parameters", "webhook", "variables", "retries"}
         if not isinstance(changes, dict) or not changes:
             raise BadRequest(
-                'PATCH takes a JSON object with "name", "timeout", "parameters" and/or "webhook".'
+                'PATCH takes a JSON object with "name", "timeout", "parameters", "webhook", '
+                '"variables" and/or "retries".'
             )
-        unknown = sorted(set(changes) - {"name", "timeout", "parameters", "webhook"})
+        unknown = sorted(set(changes) - settings)
         if unknown:
             raise BadRequest(f"Unknown script settings: {', '.join(unknown)}.")
         kwargs: dict[str, object] = {}
@@ -381,6 +390,10 @@ class ScriptingService:
             kwargs["timeout"] = rules.timeout(changes["timeout"])
         if "parameters" in changes:
             kwargs["parameters"] = rules.parameters_mode(changes["parameters"])
+        if "variables" in changes:
+            kwargs["variables"] = variables.script_variables(changes["variables"])
+        if "retries" in changes:
+            kwargs["retries"] = retries.parse_retries(changes["retries"])
         hook: webhooks.WebhookSpec | None = None
         if "webhook" in changes:
             hook = kwargs["webhook"] = webhooks.parse_webhook(changes["webhook"])
@@ -394,6 +407,8 @@ class ScriptingService:
             timeout=kwargs.get("timeout", UNSET),
             parameters=kwargs.get("parameters", UNSET),
             webhook=kwargs.get("webhook", UNSET),
+            variables=kwargs.get("variables", UNSET),
+            retries=kwargs.get("retries", UNSET),
         )
         secret = None if hook is None else await self.webhooks.ensure_signing_secret(tenant)
         return script, secret
@@ -484,7 +499,12 @@ class ScriptingService:
                 timeout=self.effective_timeout(script.timeout, self.limits.sync_timeout),
                 parameters=values[0] if values else None,
                 events=live,
+                variables=await self._run_variables(tenant, script.variables),
             )
+        except ScriptingError as e:  # its variables could not be read
+            e.execution_id = execution_id
+            await asyncio.shield(self._record_error(execution_id, e, live))
+            raise
         except asyncio.CancelledError:
             # The caller went away: the runner has stopped the kernel; close the log.
             metrics.record_run("sync", ClientDisconnected.reason, 0.0)
@@ -582,6 +602,15 @@ class ScriptingService:
             metrics.record_run("background", e.reason, 0.0)
             await asyncio.shield(self._record_error(execution_id, e))
             return
+        try:
+            run_variables = await self._run_variables(
+                claimed.execution.tenant, claimed.script_variables
+            )
+        except ScriptingError as e:
+            e.execution_id = execution_id
+            metrics.record_run("background", e.reason, 0.0)
+            await asyncio.shield(self._record_error(execution_id, e))
+            return
         live = self._live(execution_id)
         try:
             outcome = await self.runner.run(
@@ -593,11 +622,31 @@ class ScriptingService:
                 ),
                 parameters=values,
                 events=live,
+                variables=run_variables,
             )
         except Exception:
             await asyncio.shield(self._record_error(execution_id, self._broken(execution_id), live))
             raise
         await self._record(execution_id, outcome, "background", live)
+
+    async def _run_variables(
+        self, tenant: str, names: tuple[str, ...]
+    ) -> variables.RunVariables | None:
+        """What a run of a script asking for ``names`` gets (None: it asks for none)."""
+        if not names:
+            return None
+        found = {v.name: v for v in await self.store.read_variables(tenant, names)}
+        values: dict[str, str] = {}
+        secrets: list[str] = []
+        for name in names:
+            record = found.get(name)
+            if record is None or record.value is None:
+                continue
+            values[name] = self.keyring.decrypt(record.value)
+            if record.secret:
+                secrets.append(values[name])
+        missing = tuple(name for name in names if name not in values)
+        return variables.RunVariables(values, missing, variables.Masker(secrets))
 
     @staticmethod
     def _broken(execution_id: str) -> ScriptingError:
@@ -619,7 +668,6 @@ class ScriptingService:
         events = await live.close() if live is not None else []
         stored = await self.store.finish_execution(execution_id, result, events)
         self.events_hub.notify(execution_id)
-        self.webhooks.wake()  # its deliveries, if any, are due now
         return stored
 
     async def _record_error(
@@ -782,6 +830,37 @@ class ScriptingService:
             self._schedules_changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._schedules_changed.wait(), pause)
+
+    # -- variables and secrets ---------------------------------------------------
+    async def put_variable(self, tenant: str, name: str, body: Any) -> tuple[VariableRecord, bool]:
+        """Create or replace a variable from a PUT body; whether it was created."""
+        name = variables.variable_name(name)
+        given = variables.parse_value(body)
+        await self.ensure_ready()
+        return await self.store.put_variable(
+            tenant, name, self.keyring.encrypt(given.value), secret=given.secret
+        )
+
+    async def list_variables(self, tenant: str) -> list[VariableRecord]:
+        await self.ensure_ready()
+        return await self.store.list_variables(tenant)
+
+    async def get_variable(self, tenant: str, name: str) -> tuple[VariableRecord, str | None]:
+        """The variable, and its value if it is not a secret (a secret's never leaves)."""
+        if variables.NAME.fullmatch(name) is None:
+            raise VariableNotFound(name[:140])
+        await self.ensure_ready()
+        record = await self.store.get_variable(tenant, name)
+        value = None
+        if not record.secret and record.value is not None:
+            value = self.keyring.decrypt(record.value)
+        return record, value
+
+    async def delete_variable(self, tenant: str, name: str) -> None:
+        if variables.NAME.fullmatch(name) is None:
+            raise VariableNotFound(name[:140])
+        await self.ensure_ready()
+        await self.store.delete_variable(tenant, name)
 
     # -- webhooks ---------------------------------------------------------------
     async def list_deliveries(

@@ -307,7 +307,8 @@ def test_every_command_says_its_exit_statuses_and_the_roles_come_from_the_rules(
         "publish", "list", "show", "run", "logs", "key", "key create", "key list", "key revoke",
         "schedule", "schedule list", "schedule add", "schedule pause", "schedule resume",
         "schedule delete", "webhook", "webhook show", "webhook set", "webhook clear",
-        "webhook deliveries", "webhook secret",
+        "webhook deliveries", "webhook secret", "secret", "secret list", "secret set",
+        "secret show", "secret delete", "secret use", "retries",
     }  # fmt: skip
     assert all(c.epilog and c.epilog.endswith(EXIT_CODES) for c in commands)
     assert all(role in ROLES_TEXT for role in ROLES)

@@ -229,7 +229,7 @@ def test_show_prints_the_settings_and_the_parameters(cli: Cli) -> None:
     shown = cli.ok("show", typed).text
     assert "Script 'typed'" in shown and f"ID:         {typed}" in shown
     assert "Parameters: strict (by the notebook)" in shown
-    rows = {line.split()[0]: line.split(None, 3)[1:] for line in shown.splitlines()[8:]}
+    rows = {line.split()[0]: line.split(None, 3)[1:] for line in shown.splitlines()[10:]}
     assert rows["PARAMETER"] == ["TYPE", "DEFAULT", "DESCRIPTION"]
     assert rows["a"] == ["number", "2.25", "Variable a"]
     assert rows["d"] == ["array", "['a',", "'b']  Some strings"]
@@ -301,6 +301,51 @@ def test_webhook_set_shown_delivered_and_cleared(cli: Cli) -> None:
     assert "Removed the webhook" in cli.ok("webhook", "clear", script_id).text
     assert cli.ok("webhook", "show", script_id).text == "No webhook.\n"
     assert "404" in cli.fails("webhook", "deliveries", script_id, str(uuid.uuid4()))
+
+
+def test_secrets_set_listed_used_by_a_run_and_deleted(cli: Cli, tmp_path: Path) -> None:
+    script_id = cli.server.publish(
+        notebook_of("import os\nprint(secrets['CLI_TOKEN'], os.environ['CLI_REGION'])"),
+        name="uses secrets",
+    )
+    # The value from a pipe (its trailing newline dropped), or from a file.
+    made = cli.ok("secret", "set", "CLI_TOKEN", stdin=b"tok-from-the-pipe\n").text
+    assert made == "Created the secret CLI_TOKEN.\n"
+    (tmp_path / "region").write_text("eu-1\n", encoding="utf-8")
+    plain = cli.ok("secret", "set", "CLI_REGION", "--plain", "--from-file", "region").text
+    assert plain == "Created the plain variable CLI_REGION.\n"
+    assert "Replaced" in cli.ok("secret", "set", "CLI_TOKEN", stdin=b"tok-the-second").text
+    listed = cli.ok("secret", "list").text
+    assert "CLI_TOKEN" in listed and "secret" in listed and "CLI_REGION" in listed
+    assert "tok-" not in listed and "eu-1" not in listed
+    assert "Value: eu-1" in cli.ok("secret", "show", "CLI_REGION").text
+    shown = json.loads(cli.ok("secret", "show", "CLI_TOKEN", "--json").stdout)
+    assert shown["secret"] is True and "value" not in shown
+    assert "get no variables" in cli.ok("secret", "use", script_id).text
+    used = cli.ok("secret", "use", script_id, "--set", "CLI_TOKEN", "CLI_REGION").text
+    assert used == f"Runs of {script_id} get: CLI_TOKEN, CLI_REGION\n"
+    assert "CLI_TOKEN, CLI_REGION" in cli.ok("secret", "use", script_id).text
+    # The run read the secret; its answer shows it masked.
+    assert cli.ok("run", script_id, "--quiet").stdout == b"*** eu-1"
+    assert "400" in cli.fails("secret", "set", "CLI_SHORT", stdin=b"abc")
+    assert "--from-file" in cli.fails("secret", "set", "CLI_X", "--from-file", "missing", code=2)
+    assert cli.ok("secret", "delete", "CLI_REGION").text == "Deleted CLI_REGION.\n"
+    gone = cli.fails("secret", "show", "CLI_REGION")
+    assert "404" in gone and "secret list" in gone
+    assert "give a SECRET_COMMAND" in cli.fails("secret", code=2)
+
+
+def test_retries_shown_set_and_turned_off(cli: Cli) -> None:
+    script_id = cli.server.publish(notebook_of("1"), name="retried")
+    assert cli.ok("retries", script_id).text == f"Retries of {script_id}: none\n"
+    made = cli.ok("retries", script_id, "--max", "3", "--on", "502,504", "--backoff", "60").text
+    assert "up to 3 more attempts on 502, 504, 60 s after a failure" in made
+    shown = json.loads(cli.ok("retries", script_id, "--json").stdout)
+    assert shown["retries"] == {"max": 3, "on": [502, 504], "backoff": 60.0}
+    assert "Retries:    up to 3 more" in cli.ok("show", script_id).text
+    assert "400" in cli.fails("retries", script_id, "--max", "11")
+    assert "--max" in cli.fails("retries", script_id, "--on", "502", code=2)
+    assert "none" in cli.ok("retries", script_id, "--off").text
 
 
 def test_run_synchronously(cli: Cli, tmp_path: Path) -> None:

@@ -151,7 +151,11 @@ class Checker:
             # Requests the service accepts are requests the document allows.
             self.openapi.validate_request(request)
         self.openapi.validate_response(request, response)
-        operation = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{16}(?=$)", "{}", request.path)
+        operation = re.sub(
+            r"[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{16}(?=$)|(?<=/scripting/variables/)[^/]+",
+            "{}",
+            request.path,
+        )
         self.seen.add((operation, method.lower(), answer.code))
         return answer
 
@@ -271,6 +275,26 @@ async def test_live_answers_conform(api, jp_auth_header) -> None:
     await check("POST", f"scripting/script/{sid}/run", headers=refused, body=run_body, expect=403)
     await check("GET", "scripting/webhook/secret", expect=200)
     await check("POST", "scripting/webhook/secret", expect=201)
+    # Variables and secrets, and a script asking for them.
+    secret = b'{"value": "s3cret-value"}'
+    await check("PUT", "scripting/variables/API_TOKEN", body=secret, expect=201)
+    await check("PUT", "scripting/variables/API_TOKEN", body=secret, expect=200)
+    plain = b'{"value": "eu-1", "secret": false}'
+    await check("PUT", "scripting/variables/REGION", body=plain, expect=201)
+    await check("PUT", "scripting/variables/REGION", body=b'{"value": 1}', expect=400)
+    await check("PUT", "scripting/variables/no-dash", body=plain, expect=400)
+    await check("GET", "scripting/variables", expect=200)
+    await check("GET", "scripting/variables/REGION", expect=200)
+    await check("GET", "scripting/variables/API_TOKEN", expect=200)
+    await check("GET", "scripting/variables/MISSING", expect=404)
+    asks = b'{"variables": ["API_TOKEN", "REGION"]}'
+    await check("PATCH", f"scripting/script/{sid}", body=asks, expect=200)
+    await check("PATCH", f"scripting/script/{sid}", body=b'{"variables": "A"}', expect=400)
+    retries = b'{"retries": {"max": 2, "on": [502], "backoff": 5}}'
+    await check("PATCH", f"scripting/script/{sid}", body=retries, expect=200)
+    await check("PATCH", f"scripting/script/{sid}", body=b'{"retries": {"max": 0}}', expect=400)
+    await check("DELETE", "scripting/variables/REGION", expect=204)
+    await check("DELETE", "scripting/variables/REGION", expect=404)
 
     # Keys, a runner's 403, a stranger's 401.
     key_body = b'{"user": "ci", "role": "runner"}'

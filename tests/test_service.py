@@ -68,6 +68,7 @@ class GatedRunner:
         timeout: float,
         parameters: object = None,
         events: object = None,
+        variables: object = None,
     ) -> RunOutcome:
         end = self._ends[execution_id] = asyncio.get_running_loop().create_future()
         self.started.put_nowait(execution_id)

@@ -617,6 +617,7 @@ class ThreadedReceiver:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.mark.run_path

@@ -33,6 +33,8 @@ SEE_SCRIPTS = "See `jupyter scripting list`."
 SEE_LOGS = "See `jupyter scripting logs ID`."
 #: What to do after a 404 of a schedule's route.
 SEE_SCHEDULES = "See `jupyter scripting schedule list ID`."
+#: What to do after a 404 of a variable's route.
+SEE_VARIABLES = "See `jupyter scripting secret list`."
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,43 @@ class ScriptingAPI:
         """The tenant's signing secret's state, or (``rotate``) a new secret, shown once."""
         path = ["scripting", "webhook", "secret"]
         answer = self.client.call("POST" if rotate else "GET", *path)
+        return cast(dict[str, Any], answer.json())
+
+    # -- variables and secrets --------------------------------------------------------------
+    def variables(self) -> list[dict[str, Any]]:
+        """The tenant's variables by name (never their values)."""
+        data = self.client.call("GET", "scripting", "variables").json()
+        return cast(list[dict[str, Any]], data["variables"])
+
+    def variable(self, name: str) -> dict[str, Any]:
+        """One variable; with its ``value`` when it is not a secret."""
+        answer = self.client.call("GET", "scripting", "variables", name, hint_404=SEE_VARIABLES)
+        return cast(dict[str, Any], answer.json())
+
+    def put_variable(
+        self, name: str, value: str, *, secret: bool = True
+    ) -> tuple[dict[str, Any], bool]:
+        """Create or replace a variable: the variable (no value), and whether it is new."""
+        payload = {"value": value, "secret": secret}
+        answer = self.client.call("PUT", "scripting", "variables", name, payload=payload)
+        return cast(dict[str, Any], answer.json()), answer.status == 201
+
+    def delete_variable(self, name: str) -> None:
+        self.client.call("DELETE", "scripting", "variables", name, hint_404=SEE_VARIABLES)
+
+    def set_retries(self, script_id: str, retries: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Set (or with None turn off) the retries of the script's background runs."""
+        path = ["scripting", "script", script_id]
+        answer = self.client.call(
+            "PATCH", *path, payload={"retries": retries}, hint_404=SEE_SCRIPTS
+        )
+        return cast(dict[str, Any], answer.json())
+
+    def set_script_variables(self, script_id: str, names: Sequence[str]) -> dict[str, Any]:
+        """Set the names of the variables the script's runs get: the script."""
+        path = ["scripting", "script", script_id]
+        payload = {"variables": list(names)}
+        answer = self.client.call("PATCH", *path, payload=payload, hint_404=SEE_SCRIPTS)
         return cast(dict[str, Any], answer.json())
 
     # -- runs -------------------------------------------------------------------------------

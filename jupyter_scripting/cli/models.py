@@ -25,6 +25,10 @@ class ScriptModel(TypedDict):
     parameters: str | None
     #: {"url", "events", "sync"}: where its runs' ends are POSTed (README, "Webhooks").
     webhook: dict[str, Any] | None
+    #: The names of the tenant variables its runs get (README, "Variables and secrets").
+    variables: list[str]
+    #: {"max", "on", "backoff"}: its background runs' retries (README, "Retries").
+    retries: dict[str, Any] | None
 
 
 class ExecutionModel(TypedDict):
@@ -39,6 +43,10 @@ class ExecutionModel(TypedDict):
     mode: Mode
     method: str
     durationMs: float | None
+    #: Which attempt of a retried background run, and its links (README, "Retries").
+    attempt: int
+    retryOf: str | None
+    retriedBy: str | None
 
 
 class ScheduledRunModel(TypedDict):

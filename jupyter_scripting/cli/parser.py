@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..rules import API_KEY_PREFIX
-from . import keys, logs, run, schedules, scripts, webhooks
+from . import keys, logs, retries, run, schedules, scripts, secrets, webhooks
 from .errors import EXIT_CODES, PROG
 from .options import DEFAULT_RUN_TIMEOUT, DEFAULT_TIMEOUT, Commands, positive
 from .servers import TOKEN_ENV, URL_ENV
@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_parser(commands)
     schedules.add_parser(commands)
     webhooks.add_parser(commands)
+    secrets.add_parser(commands)
+    retries.add_parser(commands)
     keys.add_parser(commands)
     # Listed here; run_command hands its arguments (traitlets', not argparse's) to it.
     commands.subparsers.add_parser(

@@ -68,6 +68,17 @@ def print_scripts(scripts: Sequence[ScriptListItem]) -> None:
     print_table(rows)
 
 
+def describe_retries(retries: Mapping[str, Any] | None) -> str:
+    """``2 more attempts on 502, 504, 30 s apart (doubling)``, or ``none``."""
+    if not retries:
+        return "none"
+    on = ", ".join(str(s) for s in retries.get("on") or [])
+    return (
+        f"up to {retries['max']} more attempts on {on}, "
+        f"{float(retries.get('backoff') or 0):g} s after a failure (doubling)"
+    )
+
+
 def print_script(script: ScriptModel, schema: Mapping[str, Any], run_url: str) -> None:
     """What ``show ID`` prints: the script's settings, then a table of its parameters."""
     timeout = script.get("timeout")
@@ -79,6 +90,8 @@ def print_script(script: ScriptModel, schema: Mapping[str, Any], run_url: str) -
     print(f"Timeout:    {'the service default' if timeout is None else f'{timeout:g} s'}")
     by = "set on the script" if setting is not None else "by the notebook"
     print(f"Parameters: {mode} ({by})")
+    print(f"Variables:  {', '.join(script.get('variables') or []) or 'none'}")
+    print(f"Retries:    {describe_retries(script.get('retries'))}")
     print(f"Run:        {run_url}")
     print(f"            jupyter scripting run {script['scriptId']}")
     properties: Mapping[str, Any] = schema.get("properties") or {}
@@ -148,6 +161,18 @@ def print_deliveries(deliveries: Sequence[Mapping[str, Any]]) -> None:
                     str(a.get("error") or "-"),
                 )
             )
+    print_table(rows)
+
+
+def print_variables(variables: Sequence[Mapping[str, Any]]) -> None:
+    """What ``secret list`` prints: a table of the variables (never a value)."""
+    if not variables:
+        print("No variables.")
+        return
+    rows = [("NAME", "KIND", "CREATED", "UPDATED")]
+    for v in variables:
+        kind = "secret" if v.get("secret") else "plain"
+        rows.append((str(v["name"]), kind, str(v["createdAt"]), str(v["updatedAt"])))
     print_table(rows)
 
 

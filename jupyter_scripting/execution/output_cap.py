@@ -24,6 +24,7 @@ from traitlets import Integer
 
 from ..errors import OutputTooLarge
 from ..protocols import EventSink
+from ..variables import Masker
 
 #: IOPub messages that carry output (an update replaces a display, but is output sent).
 OUTPUT_MESSAGES = frozenset(
@@ -79,12 +80,17 @@ class CappedNotebookClient(NotebookClient):
         self.overflow: OutputTooLarge | None = None
         #: Where each output is also reported as it arrives (the run's live events).
         self.events: EventSink | None = None
+        #: Masks the run's secrets in each output as it arrives (before it is kept or
+        #: reported); None: the run has none.
+        self.masker: Masker | None = None
 
     def process_message(
         self, msg: dict[str, Any], cell: NotebookNode, cell_index: int
     ) -> NotebookNode | None:
         if self.overflow is not None:
             return None  # the run is being stopped: nothing more is kept
+        if self.masker is not None and msg["msg_type"] in OUTPUT_MESSAGES:
+            self.masker.tree(msg["content"])
         limit = self.max_output_size
         if limit is not None and msg["msg_type"] in OUTPUT_MESSAGES:
             size = output_size(msg["content"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import base64
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -31,6 +32,7 @@ from traitlets.config import LoggingConfigurable
 from ..errors import BadScriptAnswer, RunNotStarted
 from ..parameters import inject as inject_parameters
 from ..protocols import EventSink
+from ..variables import Masker, RunVariables
 from .answer import Answer, build_answer
 from .kernels import KernelHandle, KernelProvider
 from .outcome import Answered, Evidence, Failed, RunOutcome, classify
@@ -80,35 +82,60 @@ class RunRequest:
         )
 
 
-def handover_code(
-    request: RunRequest, execution_id: str, *, max_output_size: int | None = None
+def handover_payload(
+    request: RunRequest,
+    execution_id: str,
+    *,
+    max_output_size: int | None = None,
+    variables: RunVariables | None = None,
 ) -> str:
-    """Source that defines ``request``/``response`` in a kernel without this package
-    (``max_output_size``: the cap the kernel side puts on ``response.write()`` and on
-    what stdout/stderr pass on)."""
+    """What ``__jupyter_scripting_install__`` is called with: the request and the run's
+    settings as base64-encoded JSON (``max_output_size``: the cap the kernel side puts on
+    ``response.write()`` and on what stdout/stderr pass on; ``variables``: what the run
+    gets of the tenant's variables, set in the kernel's environment too)."""
     payload = {
         **request.as_dict(),
         "execution_id": execution_id,
         "max_output_size": max_output_size,
+        "variables": {} if variables is None else variables.values,
+        "missing_variables": [] if variables is None else list(variables.missing),
     }
-    encoded = base64.b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
-    return (
-        kernel_side_source()
-        + f"\n__jupyter_scripting_install__({encoded!r}, globals())"
-        + "\ndel __jupyter_scripting_install__\n"
-    )
+    return base64.b64encode(json.dumps(payload).encode("utf-8")).decode("ascii")
+
+
+#: Where a kernel forked from the zygote finds the kernel-side code compiled in advance
+#: (an attribute of ``sys``: a dict from its source text to its code object).
+PRECOMPILED = "_jupyter_scripting_code"
 
 
 def handover_expression(
-    request: RunRequest, execution_id: str, *, max_output_size: int | None = None
+    request: RunRequest,
+    execution_id: str,
+    *,
+    max_output_size: int | None = None,
+    variables: RunVariables | None = None,
 ) -> str:
-    """:func:`handover_code` as one expression, evaluated as a ``user_expressions`` entry.
+    """One expression, evaluated as a ``user_expressions`` entry, that defines
+    ``request``/``response`` (and ``secrets``) in a kernel without this package: it runs
+    the kernel-side code, calls its ``__jupyter_scripting_install__`` with
+    :func:`handover_payload` and removes it from the namespace.
 
-    The kernel then compiles it with Python's own compiler, instead of passing ~10 kB of
-    code (and the request body) through IPython's cell transformers as a cell would:
-    that took most of a warm run's time."""
-    code = handover_code(request, execution_id, max_output_size=max_output_size)
-    return f"exec(compile({code!r}, '<jupyter-scripting>', 'exec'), globals())"
+    A kernel forked from the zygote takes the kernel-side code compiled there (the
+    zygote compiled this very source; ~2 ms a run saved); any other kernel compiles the
+    source the expression carries with Python's own compiler, instead of passing ~10 kB
+    of code (and the request body) through IPython's cell transformers as a cell would."""
+    source = kernel_side_source()
+    payload = handover_payload(
+        request, execution_id, max_output_size=max_output_size, variables=variables
+    )
+    code = (
+        f"__import__('sys').__dict__.pop({PRECOMPILED!r}, {{}}).get(s) "
+        "or compile(s, '<jupyter-scripting>', 'exec')"
+    )
+    return (
+        f"(lambda g, s: (exec({code}, g), g.pop('__jupyter_scripting_install__')"
+        f"({payload!r}, g))[1])(globals(), {source!r})"
+    )
 
 
 @functools.cache
@@ -177,13 +204,16 @@ class Runner(LoggingConfigurable):
         timeout: float,
         parameters: Mapping[str, Any] | None = None,
         events: EventSink | None = None,
+        variables: RunVariables | None = None,
     ) -> RunOutcome:
         """Run ``notebook`` for ``request`` within ``timeout`` seconds, kernel start
         included; never raises for the script's own failures (only the caller's
         cancellation passes through, once the kernel is gone). ``parameters``: values
         injected after the ``parameters`` cell (None: the notebook runs as it is);
-        ``events``: told each cell's start and each output as they come."""
+        ``events``: told each cell's start and each output as they come; ``variables``:
+        the tenant variables the run gets (their secrets masked in all it leaves)."""
         started_at, start = _utcnow(), time.perf_counter()
+        masker = variables.masker if variables is not None and variables.masker else None
         nb = self.notebooks.read(notebook)
         if parameters is not None:
             inject_parameters(nb, parameters)
@@ -196,7 +226,8 @@ class Runner(LoggingConfigurable):
             async with lease, deadline:
                 client = self._client(nb, await lease.acquire())
                 client.events = events
-                answer = await self._execute(client, nb, request, execution_id)
+                client.masker = masker
+                answer = await self._execute(client, nb, request, execution_id, variables)
         except (Exception, asyncio.CancelledError) as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling() > 0:
@@ -216,13 +247,18 @@ class Runner(LoggingConfigurable):
             if failure.unexpected:
                 self.log.error("Run %s failed unexpectedly", execution_id, exc_info=exc)
             failure.error.execution_id = execution_id
+            traceback = failure.traceback
+            if masker is not None:
+                _mask_outputs(nb, masker)
+                failure.error.message = masker.text(failure.error.message)
+                traceback = None if traceback is None else masker.text(traceback)
             return Failed(
                 error=failure.error,
                 notebook=dumps_executed(nb),
                 started_at=started_at,
                 finished_at=_utcnow(),
                 duration_ms=(time.perf_counter() - start) * 1000,
-                traceback=failure.traceback,
+                traceback=traceback,
             )
         return Answered(
             answer=answer,
@@ -249,10 +285,17 @@ class Runner(LoggingConfigurable):
         return client
 
     async def _execute(
-        self, client: CappedNotebookClient, nb: Any, request: RunRequest, execution_id: str
+        self,
+        client: CappedNotebookClient,
+        nb: Any,
+        request: RunRequest,
+        execution_id: str,
+        variables: RunVariables | None = None,
     ) -> Answer:
         """Hand the request over, execute the cells, read the response back."""
-        install = handover_expression(request, execution_id, max_output_size=self.max_output_size)
+        install = handover_expression(
+            request, execution_id, max_output_size=self.max_output_size, variables=variables
+        )
         reply = await self._silent(client, "", user_expressions={"install": install})
         installed = reply.get("user_expressions", {}).get("install", {})
         if reply["status"] != "ok" or installed.get("status") != "ok":
@@ -296,7 +339,16 @@ class Runner(LoggingConfigurable):
         reply = found
         dump = _read_dump(reply)
         check_response_dump(dump, self.max_output_size)
-        return build_answer(dump, nb.cells, request.accept)
+        masker = client.masker
+        if masker is None:
+            return build_answer(dump, nb.cells, request.accept)
+        _mask_outputs(nb, masker)  # what the messages one by one could not show whole
+        answer = build_answer(dump, nb.cells, request.accept)
+        return dataclasses.replace(
+            answer,
+            body=masker.data(answer.body),
+            headers=[(name, masker.text(value)) for name, value in answer.headers],
+        )
 
     async def _silent(self, client: NotebookClient, code: str, **kwargs: Any) -> dict[str, Any]:
         assert client.kc is not None
@@ -309,6 +361,14 @@ class Runner(LoggingConfigurable):
 
 #: The ``user_expressions`` entry that reads the kernel-side ``response`` back.
 READBACK = {"response": "__jupyter_scripting__.dump()"}
+
+
+def _mask_outputs(nb: Any, masker: Masker) -> None:
+    """Mask the run's secrets in every output of the notebook (in place): a stream the
+    kernel sent in pieces is whole only here."""
+    for cell in nb.cells:
+        if "outputs" in cell:
+            masker.tree(cell.outputs)
 
 
 def _code_cells(nb: Any, skip_tag: str) -> dict[int, int]:

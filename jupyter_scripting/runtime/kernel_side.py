@@ -4,7 +4,8 @@ This file is not imported by the server: its *source text* is sent to the kernel
 it must depend on the standard library only (the kernel may live in another
 environment, without jupyter_scripting installed). It defines one function,
 ``__jupyter_scripting_install__``, which the runner calls with the request as
-base64-encoded JSON; it puts ``request`` and ``response`` into the user namespace
+base64-encoded JSON; it puts ``request`` and ``response`` (and ``secrets``, the tenant
+variables the script asks for, also set in ``os.environ``) into the user namespace
 and keeps its own reference (``__jupyter_scripting__``) that the runner reads back
 after the last cell, so a script that rebinds ``response`` cannot confuse it.
 
@@ -21,7 +22,7 @@ def __jupyter_scripting_install__(payload, namespace):
     import json
     import sys
     import threading
-    from collections.abc import MutableMapping
+    from collections.abc import Mapping, MutableMapping
 
     class Headers(MutableMapping):
         """Case-insensitive header mapping; keeps the spelling of the last set."""
@@ -156,6 +157,33 @@ def __jupyter_scripting_install__(payload, namespace):
                 ).encode("utf-8")
             ).decode("ascii")
 
+    class Secrets(Mapping):
+        """The tenant variables this script asked for (``PATCH {"variables": [...]}``),
+        by name; also in ``os.environ``. Its ``repr`` names them, never shows a value."""
+
+        def __init__(self, values, missing):
+            self._values = dict(values)
+            self._missing = frozenset(missing)
+
+        def __getitem__(self, name):
+            try:
+                return self._values[name]
+            except KeyError:
+                if name in self._missing:
+                    problem = "the script asks for it, but its tenant has not set it"
+                else:
+                    problem = 'the script does not ask for it (PATCH its "variables")'
+                raise KeyError(f"{name}: {problem}") from None
+
+        def __iter__(self):
+            return iter(self._values)
+
+        def __len__(self):
+            return len(self._values)
+
+        def __repr__(self):
+            return f"Secrets({sorted(self._values)!r})"
+
     def cap_streams(names, limit):
         """Let stdout/stderr pass text on until ``limit`` bytes (both together) and just
         past it, so the server sees the cap crossed and stops the run; drop the rest.
@@ -204,7 +232,7 @@ def __jupyter_scripting_install__(payload, namespace):
             with contextlib.suppress(Exception):
                 shell.events.register("pre_run_cell", wrap)
 
-    for cls in (Headers, Request, ResponseTooLarge, Response, State):
+    for cls in (Headers, Request, ResponseTooLarge, Response, State, Secrets):
         cls.__qualname__ = cls.__name__
         cls.__module__ = "jupyter_scripting"
 
@@ -215,4 +243,10 @@ def __jupyter_scripting_install__(payload, namespace):
         cap_streams(("stdout", "stderr"), max_output_size)
     namespace["request"] = state.request
     namespace["response"] = state.response
+    variables = data.get("variables") or {}
+    if variables:
+        import os
+
+        os.environ.update(variables)
+    namespace["secrets"] = Secrets(variables, data.get("missing_variables") or ())
     namespace["__jupyter_scripting__"] = state

@@ -27,6 +27,7 @@ from ..errors import (
     StoreMisconfigured,
 )
 from ..rules import Role
+from ..variables import names_from_json
 from ..webhooks import DeliveryRules
 from .events import notify_events
 from .models import ApiKey, Execution, Script
@@ -78,6 +79,9 @@ _EXECUTION_COLUMNS = (
     Execution.finished_at,
     Execution.duration_ms,
     Execution.content_type,
+    Execution.attempt,
+    Execution.retry_of,
+    Execution.retried_by,
 )
 
 
@@ -115,6 +119,8 @@ def _script_record(script: Script) -> ScriptRecord:
         timeout=script.timeout,
         parameters=script.parameters,
         webhook=script.webhook,
+        variables=names_from_json(script.variables),
+        retries=script.retries,
     )
 
 
@@ -135,6 +141,9 @@ def _execution_record(row: Any) -> ExecutionRecord:
         finished_at=row.finished_at,
         duration_ms=row.duration_ms,
         content_type=row.content_type,
+        attempt=row.attempt or 1,
+        retry_of=row.retry_of,
+        retried_by=row.retried_by,
     )
 
 
@@ -213,6 +222,9 @@ class Database:
         self._clock = clock or _utcnow
         #: How a run's webhook deliveries are written (the app sets the public URL).
         self.delivery_rules = DeliveryRules()
+        #: Called (on the event loop) when a run's end queued webhook deliveries: the
+        #: service's sender then looks at once (None: it finds them at its next look).
+        self.on_deliveries: Callable[[], None] | None = None
         self._closed = False
         self._sqlite_dir: Path | None = None
         try:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,6 +20,7 @@ from ..errors import (
     ScriptNotFound,
     VersionNotFound,
 )
+from ..retries import RetrySpec
 from .database import (
     _DONE_STATES,
     _EXECUTION_COLUMNS,
@@ -34,8 +38,8 @@ from .database import (
     _truncate,
 )
 from .events import insert_events
-from .models import Execution, ExecutionEvent, ScriptVersion, Seat
-from .outbox import queue_deliveries
+from .models import Execution, ExecutionEvent, Script, ScriptVersion, Seat
+from .outbox import EndedRun, write_deliveries
 from .records import (
     EventRecord,
     ExecutionRecord,
@@ -76,8 +80,43 @@ class _NewExecution:
             raise ValueError(f"Bad HTTP method {self.method!r}.")
 
 
+class _VersionNotebooks:
+    """The notebooks of versions read before (a version never changes; its script's row,
+    read in the same transaction, says whether it still exists). Bounded by the texts'
+    total size, least recently used first out."""
+
+    def __init__(self, max_chars: int = 32 * 2**20) -> None:
+        self.max_chars = max_chars
+        self._texts: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()  # the store's threads share it
+
+    def get(self, key: tuple[str, int]) -> str | None:
+        with self._lock:
+            text = self._texts.get(key)
+            if text is not None:
+                self._texts.move_to_end(key)
+            return text
+
+    def put(self, key: tuple[str, int], text: str) -> None:
+        if len(text) > self.max_chars:
+            return
+        with self._lock:
+            if key in self._texts:
+                return
+            self._texts[key] = text
+            self._chars += len(text)
+            while self._chars > self.max_chars:
+                _, old = self._texts.popitem(last=False)
+                self._chars -= len(old)
+
+
 class ExecutionLog(Database):
     """Executions: logged, finished, listed, read, closed after a crash, pruned."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._notebooks = _VersionNotebooks()
 
     async def create_execution(
         self,
@@ -149,6 +188,8 @@ class ExecutionLog(Database):
             version = script.latest_version
             notebook = None
             if with_notebook:
+                notebook = self._notebooks.get((script.id, version))
+            if with_notebook and notebook is None:
                 notebook = session.scalar(
                     select(ScriptVersion.notebook).where(
                         ScriptVersion.script_id == script_id, ScriptVersion.version == version
@@ -156,6 +197,7 @@ class ExecutionLog(Database):
                 )
                 if notebook is None:
                     raise VersionNotFound(script_id, version)
+                self._notebooks.put((script.id, version), notebook)
             record = _script_record(script)
             if check is not None and notebook is not None:
                 check(record, notebook)
@@ -210,15 +252,36 @@ class ExecutionLog(Database):
         if result.state not in _STATES:
             raise ValueError(f"Unknown execution state {result.state!r}.")
         now = self._now()
+        reason = _truncate(result.reason, _TEXT_LENGTH)
+        queued = 0
 
         def work(session: Session) -> bool:
+            nonlocal queued
+            # Read before the update drops it: what a retry of this run needs.
+            before = session.execute(
+                select(
+                    Execution.mode,
+                    Execution.attempt,
+                    Execution.retry_of,
+                    Execution.request,
+                    Execution.script_id,
+                    Execution.version,
+                    Execution.tenant,
+                    Execution.method,
+                    Execution.callback,
+                    Script.retries,
+                    Script.webhook,
+                )
+                .join(Script, Script.id == Execution.script_id)
+                .where(Execution.id == execution_id)
+            ).one_or_none()
             updated = session.execute(
                 update(Execution)
                 .where(Execution.id == execution_id, Execution.state.in_(_OPEN_STATES))
                 .values(
                     state=result.state,
                     status_code=result.status_code,
-                    reason=_truncate(result.reason, _TEXT_LENGTH),
+                    reason=reason,
                     content_type=_truncate(result.content_type, _TEXT_LENGTH),
                     content=bytes(result.content),
                     notebook=result.notebook,
@@ -235,12 +298,77 @@ class ExecutionLog(Database):
                     raise ExecutionNotFound(execution_id)
                 return False
             insert_events(session, execution_id, events, now)
-            queue_deliveries(session, [execution_id], now, self.delivery_rules)
+            assert before is not None
+            if not self._queue_retry(session, execution_id, before, result, now):
+                # Only the last attempt's end is POSTed (README, "Retries"); what the
+                # deliveries say was read above or is being written (no query again).
+                ended = EndedRun(
+                    id=execution_id,
+                    script_id=before.script_id,
+                    tenant=before.tenant,
+                    version=before.version,
+                    mode=before.mode,
+                    state=result.state,
+                    status_code=result.status_code,
+                    reason=reason,
+                    duration_ms=result.duration_ms,
+                    finished_at=result.finished_at,
+                    callback=before.callback,
+                    webhook=before.webhook,
+                )
+                queued = write_deliveries(session, [ended], now, self.delivery_rules)
             if BACKGROUND in free_seats(session, [execution_id]):
                 notify_queue(session)
             return True
 
-        return await self._transact("store the result of the execution", work)
+        stored = await self._transact("store the result of the execution", work)
+        if queued and self.on_deliveries is not None:
+            self.on_deliveries()
+        return stored
+
+    def _queue_retry(
+        self,
+        session: Session,
+        execution_id: str,
+        before: Any,
+        result: ExecutionResult,
+        now: dt.datetime,
+    ) -> bool:
+        """Queue the next attempt of a background run whose script retries its status
+        (in the transaction that records its end); whether one was queued."""
+        spec = RetrySpec.from_json(before.retries)
+        if spec is None or before.mode != "background":
+            return False
+        attempt = before.attempt or 1
+        due = spec.next_attempt(attempt, result.status_code, now)
+        if due is None:
+            return False
+        next_id = str(uuid.uuid4())
+        session.add(
+            Execution(
+                id=next_id,
+                script_id=before.script_id,
+                version=before.version,
+                tenant=before.tenant,
+                mode="background",
+                method=before.method,
+                state="queued",
+                created_at=now,
+                request=before.request,
+                callback=before.callback,
+                attempt=attempt + 1,
+                retry_of=before.retry_of or execution_id,
+                not_before=due,
+            )
+        )
+        session.execute(
+            update(Execution)
+            .where(Execution.id == execution_id)
+            .values(retried_by=next_id)
+            .execution_options(synchronize_session=False)
+        )
+        notify_queue(session)
+        return True
 
     async def mark_interrupted(self, node: str, content: Callable[[str], bytes]) -> int:
         """Mark the runs ``node`` was executing as failed (500, reason ``interrupted``)

@@ -80,6 +80,10 @@ class Script(Base):
     parameters: Mapped[str | None] = mapped_column(String(16), nullable=True)
     #: Where its runs' ends are POSTed (JSON of ``webhooks.WebhookSpec``; None: nowhere).
     webhook: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The tenant variables its runs get (a JSON list of names; None: none).
+    variables: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Its background runs' retries (JSON of ``retries.RetrySpec``; None: none).
+    retries: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -131,6 +135,14 @@ class Execution(Base):
     node: Mapped[str | None] = mapped_column(String(255), nullable=True)
     #: The per-call callback URL (``X-Scripting-Callback``) its end is POSTed to.
     callback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Which attempt of a retried background run this is (None: the first).
+    attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The first attempt's id, on every later attempt (README, "Retries").
+    retry_of: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: The next attempt's id, on an attempt that was retried.
+    retried_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: A queued retry is not taken before this.
+    not_before: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ApiKey(Base):
@@ -282,3 +294,17 @@ class SigningSecret(Base):
     tenant: Mapped[str] = mapped_column(String(255), primary_key=True)
     secret: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Variable(Base):
+    """A tenant's variable or secret (README, "Variables and secrets"); its value is
+    encrypted with the operator's key (``jupyter_scripting.crypto``), a plain one too."""
+
+    __tablename__ = "variables"
+
+    tenant: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    secret: Mapped[bool] = mapped_column(Boolean)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

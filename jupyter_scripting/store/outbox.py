@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,24 @@ def _targets(mode: str, state: str, callback: str | None, hook: str | None) -> l
     if spec is not None and state in spec.events and (mode == "background" or spec.sync):
         urls.append(spec.url)
     return list(dict.fromkeys(urls))
+
+
+@dataclass(frozen=True)
+class EndedRun:
+    """What a run's deliveries are made of: its row's columns and its script's webhook."""
+
+    id: str
+    script_id: str
+    tenant: str
+    version: int
+    mode: str
+    state: str
+    status_code: int | None
+    reason: str | None
+    duration_ms: float | None
+    finished_at: dt.datetime | None
+    callback: str | None
+    webhook: str | None
 
 
 def queue_deliveries(
@@ -52,8 +71,15 @@ def queue_deliveries(
         .join(Script, Script.id == Execution.script_id)
         .where(Execution.id.in_(ids))
     ).all()
+    return write_deliveries(session, [EndedRun(**row._asdict()) for row in rows], now, rules)
+
+
+def write_deliveries(
+    session: Session, runs: Iterable[EndedRun], now: dt.datetime, rules: webhooks.DeliveryRules
+) -> int:
+    """Write the deliveries of these ended runs (read by the caller), due now; how many."""
     written = 0
-    for row in rows:
+    for row in runs:
         urls = _targets(row.mode, row.state, row.callback, row.webhook)
         if not urls:
             continue

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..execution.queue import TenantQueue, next_in_line
+from ..variables import names_from_json
 from .database import (
     _EXECUTION_COLUMNS,
     Database,
@@ -49,10 +50,13 @@ class BackgroundQueue(Database):
                     .group_by(Execution.tenant)
                 ).all()
             )
+            now = self._now()
+            # A retry waits for its back-off (README, "Retries").
+            due = or_(Execution.not_before.is_(None), Execution.not_before <= now)
             oldest = dict(
                 session.execute(
                     select(Execution.tenant, func.min(Execution.seq))
-                    .where(Execution.state == "queued", Execution.mode == "background")
+                    .where(Execution.state == "queued", Execution.mode == "background", due)
                     .group_by(Execution.tenant)
                 ).all()
             )
@@ -73,7 +77,6 @@ class BackgroundQueue(Database):
             chosen = next_in_line(queues)
             assert chosen is not None
             seq = chosen.oldest
-            now = self._now()
             claimed = session.execute(
                 update(Execution)
                 .where(Execution.seq == seq, Execution.state == "queued")
@@ -90,8 +93,8 @@ class BackgroundQueue(Database):
                 is None
             ):
                 raise SeatsTaken(BACKGROUND, max_running)  # the claim is rolled back
-            script_timeout, script_parameters, notebook = session.execute(
-                select(Script.timeout, Script.parameters, ScriptVersion.notebook)
+            script_timeout, script_parameters, script_variables, notebook = session.execute(
+                select(Script.timeout, Script.parameters, Script.variables, ScriptVersion.notebook)
                 .join(ScriptVersion, ScriptVersion.script_id == Script.id)
                 .where(Script.id == row.script_id, ScriptVersion.version == row.version)
             ).one()
@@ -101,6 +104,7 @@ class BackgroundQueue(Database):
                 notebook,
                 script_timeout,
                 script_parameters,
+                names_from_json(script_variables),
             )
 
         for _ in range(_ATTEMPTS):

@@ -30,6 +30,10 @@ class ScriptRecord:
     parameters: str | None = None
     #: Its webhook (JSON of ``webhooks.WebhookSpec``); None: none.
     webhook: str | None = None
+    #: The names of the tenant variables its runs get.
+    variables: tuple[str, ...] = ()
+    #: Its background runs' retries (JSON of ``retries.RetrySpec``); None: none.
+    retries: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,11 @@ class ExecutionRecord:
     finished_at: dt.datetime | None
     duration_ms: float | None
     content_type: str | None
+    #: Which attempt of a retried background run (1: the first, or the only one).
+    attempt: int = 1
+    #: The first attempt's id (on a retry), and the next attempt's (once retried).
+    retry_of: str | None = None
+    retried_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ class ClaimedRun:
     notebook: str  # the notebook of the execution's version
     script_timeout: float | None  # the script's own timeout, if any
     script_parameters: str | None = None  # the script's parameters setting
+    script_variables: tuple[str, ...] = ()  # the variables the script asks for
 
 
 @dataclass(frozen=True)
@@ -176,3 +186,14 @@ class SigningSecretRecord:
     tenant: str
     secret: bytes  # Fernet token (``crypto.Keyring``)
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class VariableRecord:
+    """A tenant's variable or secret; ``value`` (still encrypted) only where asked for."""
+
+    name: str
+    secret: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    value: bytes | None = None  # Fernet token (``crypto.Keyring``)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -14,6 +15,8 @@ from ..errors import (
     ScriptNotFound,
     VersionNotFound,
 )
+from ..retries import RetrySpec
+from ..variables import script_variables
 from ..webhooks import WebhookSpec
 from .database import (
     _EXECUTION_COLUMNS,
@@ -167,10 +170,12 @@ class ScriptStore(Database):
         timeout: object = UNSET,
         parameters: object = UNSET,
         webhook: object = UNSET,
+        variables: object = UNSET,
+        retries: object = UNSET,
     ) -> ScriptRecord:
-        """Rename, set the per-script timeout, the parameters setting and/or the webhook
-        (a checked ``webhooks.WebhookSpec``; ``None`` clears any of them); no new
-        version."""
+        """Rename, set the per-script timeout, the parameters setting, the webhook (a
+        checked ``webhooks.WebhookSpec``) and/or the variables its runs get (``None``
+        clears any of them); no new version."""
         if not rules.is_uuid(script_id):
             raise ScriptNotFound(script_id)
         values: dict[str, Any] = {}
@@ -184,6 +189,15 @@ class ScriptStore(Database):
             if not (webhook is None or isinstance(webhook, WebhookSpec)):
                 raise TypeError("webhook must be a WebhookSpec or None")
             values["webhook"] = None if webhook is None else webhook.to_json()
+        if variables is not UNSET:
+            if not (variables is None or isinstance(variables, tuple | list)):
+                raise TypeError("variables must be a sequence of names or None")
+            names = script_variables(None if variables is None else list(variables))
+            values["variables"] = json.dumps(names) if names else None
+        if retries is not UNSET:
+            if not (retries is None or isinstance(retries, RetrySpec)):
+                raise TypeError("retries must be a RetrySpec or None")
+            values["retries"] = None if retries is None else retries.to_json()
 
         def work(session: Session) -> ScriptRecord:
             result = session.execute(

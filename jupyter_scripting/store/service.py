@@ -25,6 +25,7 @@ from .nodes import NodeRegistry
 from .queue import BackgroundQueue
 from .schedules import ScheduleStore
 from .scripts import ScriptStore
+from .variables import VariableStore
 
 __all__ = ["MIGRATIONS_PATH", "UNSET", "Database", "Store"]
 
@@ -33,11 +34,12 @@ class Store(
     ScriptStore,
     ScheduleStore,
     DeliveryStore,
+    VariableStore,
     ExecutionLog,
     BackgroundQueue,
     NodeRegistry,
     KeyStore,
 ):
     """Scripts, their immutable versions, the executions of each version, the background
-    queue, the nodes sharing the store, the API keys, the schedules and the webhook
-    deliveries: one façade over the store's parts (one module each)."""
+    queue, the nodes sharing the store, the API keys, the schedules, the webhook
+    deliveries and the tenants' variables: one façade over the store's parts (one module each)."""
