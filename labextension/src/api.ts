@@ -19,6 +19,23 @@ export interface IScript {
   parameters: 'strict' | 'lenient' | 'off' | null;
   /** Where its runs' ends are POSTed (README, "Webhooks"); null: nowhere. */
   webhook: IWebhook | null;
+  /**
+   * The names of the tenant's variables its runs get (README, "Variables and
+   * secrets"), in the order set; empty: none.
+   */
+  variables: string[];
+  /** Its background runs' retries (README, "Retries"); null: none. */
+  retries: IRetries | null;
+}
+
+/** A script's retries (`RetrySpec.model`). */
+export interface IRetries {
+  /** At most this many more attempts (1–10). */
+  max: number;
+  /** The statuses that are retried. */
+  on: number[];
+  /** Seconds from a failed attempt's end to the first retry, doubled for each next. */
+  backoff: number;
 }
 
 /** A script's webhook (`WebhookSpec.model`). */
@@ -64,6 +81,12 @@ export interface IExecution {
   mode: ExecutionMode;
   method: string;
   durationMs: number | null;
+  /** Which attempt of a retried background run (1: the first, or the only one). */
+  attempt: number;
+  /** On a retry: the first attempt's id. */
+  retryOf: string | null;
+  /** On an attempt that was retried: the next attempt's id. */
+  retriedBy: string | null;
 }
 
 /** `GET /scripting/log/script/{id}`. */
@@ -71,6 +94,78 @@ export interface IExecutionList {
   filteredLogs: IExecution[];
   moreElements: boolean;
 }
+
+/** One try of a delivery (`delivery_model`'s `attempts`). */
+export interface IDeliveryAttempt {
+  /** 1 for the first try. */
+  attempt: number;
+  at: string;
+  /** The node that sent it. */
+  node: string;
+  /** The receiver's status; null: no answer (refused, unreachable, timed out). */
+  statusCode: number | null;
+  /** Why it failed; null: delivered. */
+  error: string | null;
+  durationMs: number;
+}
+
+export type DeliveryState = 'pending' | 'delivered' | 'failed';
+
+/**
+ * Where a run's end was POSTed (`delivery_model`): `pending` until the receiver answers
+ * a 2xx (`delivered`) or until `giveUpAt` (`failed`).
+ */
+export interface IDelivery {
+  deliveryId: string;
+  executionId: string;
+  url: string;
+  event: 'finished' | 'failed';
+  state: DeliveryState;
+  createdAt: string;
+  /** The next try of a pending delivery; null once delivered or given up. */
+  nextAttemptAt: string | null;
+  giveUpAt: string;
+  /** Oldest first. */
+  attempts: IDeliveryAttempt[];
+}
+
+/** `GET /scripting/log/script/{id}/execution/{id}/deliveries`. */
+export interface IDeliveryList {
+  executionId: string;
+  /** Oldest first; empty when the run had nowhere to go, or has not ended. */
+  deliveries: IDelivery[];
+}
+
+/**
+ * A tenant's variable or secret (`variable_model`). `value` only on a plain variable
+ * read by name (`getVariable`): a secret's value is never shown, and the list shows none.
+ */
+export interface IVariable {
+  name: string;
+  secret: boolean;
+  createdAt: string;
+  updatedAt: string;
+  value?: string;
+}
+
+/** `GET /scripting/variables`, sorted by name. */
+export interface IVariableList {
+  variables: IVariable[];
+}
+
+/** The body of `PUT /scripting/variables/{name}` (`parse_value`). */
+export interface IVariablePut {
+  value: string;
+  /** The server's default is true. */
+  secret: boolean;
+}
+
+/** A variable's name: an environment variable's name (`variables.NAME`). */
+export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** The fewest characters of a secret's value (`variables.MIN_SECRET_LENGTH`). */
+export const MIN_SECRET_LENGTH = 4;
+/** The most variables one script may ask for (`variables.MAX_PER_SCRIPT`). */
+export const MAX_VARIABLES_PER_SCRIPT = 50;
 
 /** What is wrong with one parameter of a run (a 422 lists them). */
 export interface IProblem {
@@ -382,6 +477,43 @@ export class ScriptingClient {
     await this.fetch(this.url('script', scriptId), { method: 'DELETE' });
   }
 
+  /** Which of the tenant's variables the script's runs get (null or []: none). */
+  async setScriptVariables(
+    scriptId: string,
+    names: string[] | null
+  ): Promise<IScript> {
+    return this.json<IScript>(this.url('script', scriptId), {
+      method: 'PATCH',
+      body: JSON.stringify({ variables: names })
+    });
+  }
+
+  /** The tenant's variables, sorted by name (no values). 403 for a runner key. */
+  async listVariables(): Promise<IVariableList> {
+    return this.json<IVariableList>(this.url('variables'));
+  }
+
+  /** One variable, with its value when it is a plain one. */
+  async getVariable(name: string): Promise<IVariable> {
+    return this.json<IVariable>(
+      this.url('variables', encodeURIComponent(name))
+    );
+  }
+
+  /** Create or replace a variable (its value is never in the answer). */
+  async putVariable(name: string, body: IVariablePut): Promise<IVariable> {
+    return this.json<IVariable>(
+      this.url('variables', encodeURIComponent(name)),
+      { method: 'PUT', body: JSON.stringify(body) }
+    );
+  }
+
+  async deleteVariable(name: string): Promise<void> {
+    await this.fetch(this.url('variables', encodeURIComponent(name)), {
+      method: 'DELETE'
+    });
+  }
+
   /** The parameters of the latest version, as the JSON Schema of a run's body. */
   async schema(scriptId: string): Promise<IRunSchema> {
     return this.json<IRunSchema>(this.url('script', scriptId, 'schema'));
@@ -480,6 +612,23 @@ export class ScriptingClient {
   ): Promise<INotebookContent> {
     return this.json<INotebookContent>(
       this.url('log', 'script', scriptId, 'execution', executionId, 'notebook')
+    );
+  }
+
+  /** Where a run's end was POSTed (its webhook deliveries), oldest first. */
+  async listDeliveries(
+    scriptId: string,
+    executionId: string
+  ): Promise<IDeliveryList> {
+    return this.json<IDeliveryList>(
+      this.url(
+        'log',
+        'script',
+        scriptId,
+        'execution',
+        executionId,
+        'deliveries'
+      )
     );
   }
 

@@ -38,6 +38,7 @@ import type { LogsWidget } from './logs';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ScriptsPanel } from './panel';
 import type { IScriptRef, RunWidget } from './run';
+import type { VariablesWidget } from './variables';
 
 namespace CommandIDs {
   export const publish = 'jupyter-scripting:publish';
@@ -46,6 +47,7 @@ namespace CommandIDs {
   export const logs = 'jupyter-scripting:logs';
   export const openVersion = 'jupyter-scripting:open-version';
   export const openExecution = 'jupyter-scripting:open-execution';
+  export const openVariables = 'jupyter-scripting:open-variables';
 }
 
 /** Opens published notebooks: no kernel, cells read-only. */
@@ -167,7 +169,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const logsTabs: TabTracker<LogsWidget> = new WidgetTracker({
       namespace: 'jupyter-scripting-logs'
     });
+    // The Variables tab (one, the tenant's) comes back on reload too.
+    const variablesTabs = new WidgetTracker<MainAreaWidget<VariablesWidget>>({
+      namespace: 'jupyter-scripting-variables'
+    });
     if (restorer) {
+      void restorer.restore(variablesTabs, {
+        command: CommandIDs.openVariables,
+        name: () => 'variables'
+      });
       void restorer.restore(runTabs, {
         command: CommandIDs.run,
         args: widget => scriptArgs(widget.content.script),
@@ -225,7 +235,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         void commands.execute(CommandIDs.openExecution, {
           ...scriptArgs(script),
           executionId
-        })
+        }),
+      openVariables: () => void commands.execute(CommandIDs.openVariables)
     };
 
     const panel = new ScriptsPanel(client, actions);
@@ -303,6 +314,29 @@ const plugin: JupyterFrontEndPlugin<void> = {
           content => void content.refresh()
         )
     });
+    commands.addCommand(CommandIDs.openVariables, {
+      label: 'Variables…',
+      caption:
+        "The tenant's variables and secrets, which scripts' runs get by name",
+      describedBy: NO_ARGS,
+      execute: async () => {
+        const open = variablesTabs.find(() => true);
+        if (open) {
+          shell.activateById(open.id);
+          await open.content.refresh();
+          return;
+        }
+        const { VariablesWidget } = await import('./variables');
+        const content = new VariablesWidget(client);
+        const widget = new MainAreaWidget({ content });
+        widget.id = `${content.id}-main`;
+        widget.title.icon = scriptIcon;
+        const saved = variablesTabs.add(widget);
+        shell.add(widget, 'main');
+        shell.activateById(widget.id);
+        await saved;
+      }
+    });
     const open = async (path: string): Promise<void> => {
       try {
         // Read the notebook once first: an error (404, 401…) becomes a message here.
@@ -345,6 +379,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     palette?.addItem({ command: CommandIDs.publish, category: 'Scripting' });
     palette?.addItem({ command: CommandIDs.openPanel, category: 'Scripting' });
+    palette?.addItem({
+      command: CommandIDs.openVariables,
+      category: 'Scripting'
+    });
   }
 };
 

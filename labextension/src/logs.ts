@@ -3,6 +3,7 @@ import { Widget } from '@lumino/widgets';
 
 import { IAnswer, IExecution, ScriptingClient, describe } from './api';
 import { renderRunsChart } from './chart';
+import { DeliveriesView } from './deliveries';
 import {
   ObjectUrls,
   button,
@@ -13,6 +14,7 @@ import {
 } from './dom';
 import { LiveExecution, waitForContent } from './live';
 import { renderAnswer } from './render';
+import { attemptText } from './retries';
 import type { IScriptActions, IScriptRef } from './run';
 
 const PAGE_SIZE = 20;
@@ -183,7 +185,18 @@ export class LogsWidget extends Widget {
       h('td', {}, formatDate(execution.executionDate)),
       h('td', {}, statusBadge(execution.statusCode, execution.state)),
       h('td', {}, formatDuration(execution.durationMs)),
-      h('td', {}, execution.mode),
+      h(
+        'td',
+        {},
+        execution.mode,
+        execution.attempt > 1
+          ? h(
+              'span',
+              { class: 'jp-scripting-attempt' },
+              ` · attempt ${execution.attempt}`
+            )
+          : null
+      ),
       h('td', {}, execution.method),
       h('td', {}, `v${execution.version}`)
     );
@@ -226,6 +239,13 @@ export class LogsWidget extends Widget {
       'div',
       { class: 'jp-scripting-log-detail-header' },
       h('span', {}, `Execution ${id}`),
+      attemptText(execution)
+        ? h(
+            'span',
+            { class: 'jp-scripting-attempt-detail' },
+            attemptText(execution)
+          )
+        : null,
       button(
         'Open executed notebook',
         () => this.actions.openExecutedNotebook(this.script, id),
@@ -258,7 +278,8 @@ export class LogsWidget extends Widget {
             content.answer,
             content.statusCode,
             execution.durationMs
-          )
+          ),
+          this.deliveriesOf(id)
         );
         return;
       }
@@ -290,7 +311,8 @@ export class LogsWidget extends Widget {
         this.detail.replaceChildren(
           header,
           live.node,
-          this.answerOf(done.answer, done.statusCode, status.durationMs)
+          this.answerOf(done.answer, done.statusCode, status.durationMs),
+          this.deliveriesOf(id) // written now that the run has ended
         );
         void this.refresh(); // its row and point now show how it ended
       }
@@ -321,6 +343,17 @@ export class LogsWidget extends Widget {
       time.textContent = formatDuration(durationMs);
     }
     return body;
+  }
+
+  /** The deliveries section of a finished execution, loading (one request). */
+  private deliveriesOf(executionId: string): HTMLElement {
+    const view = new DeliveriesView(
+      this.client,
+      this.script.scriptId,
+      executionId
+    );
+    void view.load();
+    return view.node;
   }
 
   /** Replace the detail pane (revoking the object URLs of what it showed). */

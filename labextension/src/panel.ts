@@ -12,16 +12,45 @@ import {
   IScheduledRun,
   IScript,
   IScriptListItem,
+  MAX_VARIABLES_PER_SCRIPT,
   ScriptingClient,
+  VARIABLE_NAME,
   describe
 } from './api';
+import { webhookLine } from './deliveries';
 import { button, formatDate, h, statusBadge } from './dom';
+import { retriesLine } from './retries';
 import type { IScriptActions } from './run';
 
 /** What the panel asks of the plugin, beyond the run and log actions. */
 export interface IPanelActions extends IScriptActions {
   openRun(script: IScript): void;
   openVersion(script: IScript, version: number): void;
+  /** Open the tenant's Variables view. */
+  openVariables(): void;
+}
+
+/**
+ * The names in a comma- (or space-) separated list, each once, in order; throws with
+ * the names that cannot be variable names.
+ */
+export function parseVariableNames(text: string): string[] {
+  const names = [
+    ...new Set(text.split(/[\s,]+/).filter(name => name.length > 0))
+  ];
+  const bad = names.filter(name => !VARIABLE_NAME.test(name));
+  if (bad.length) {
+    throw new Error(
+      `Not variable names: ${bad.map(n => `"${n.slice(0, 140)}"`).join(', ')} ` +
+        '(letters, digits and underscores, not starting with a digit).'
+    );
+  }
+  if (names.length > MAX_VARIABLES_PER_SCRIPT) {
+    throw new Error(
+      `A script may ask for at most ${MAX_VARIABLES_PER_SCRIPT} variables.`
+    );
+  }
+  return names;
 }
 
 export class ScriptsPanel extends Widget {
@@ -43,6 +72,11 @@ export class ScriptsPanel extends Widget {
         'div',
         { class: 'jp-scripting-panel-header' },
         h('h2', {}, 'Scripts'),
+        button('Variables', () => this.actions.openVariables(), {
+          class:
+            'jp-Button jp-mod-styled jp-mod-reject jp-scripting-open-variables',
+          title: "The tenant's variables and secrets"
+        }),
         button('Refresh', () => void this.refresh(), {
           class: 'jp-Button jp-mod-styled jp-mod-reject jp-scripting-refresh',
           title: 'Reload the list of scripts'
@@ -97,6 +131,9 @@ export class ScriptsPanel extends Widget {
       ),
       lastRun,
       ...scheduleLine(script.nextScheduledRun),
+      ...webhookLine(script.webhook),
+      this.variablesLine(script),
+      ...retriesLine(script.retries),
       h(
         'div',
         { class: 'jp-scripting-item-actions' },
@@ -119,6 +156,68 @@ export class ScriptsPanel extends Widget {
       )
     );
     return node;
+  }
+
+  /** "Variables: A, B" (or none), and the way to change them. */
+  private variablesLine(script: IScript): HTMLElement {
+    const names = script.variables;
+    return h(
+      'div',
+      {
+        class: 'jp-scripting-variables-line',
+        title:
+          "The tenant's variables its runs get (secrets[NAME] and the environment)"
+      },
+      'Variables: ',
+      names.length
+        ? h('span', { class: 'jp-scripting-variable-names' }, names.join(', '))
+        : h(
+            'span',
+            { class: 'jp-scripting-variable-names jp-mod-none' },
+            'none'
+          ),
+      ' ',
+      button('Edit', () => void this.editVariables(script), {
+        class: 'jp-scripting-link jp-scripting-edit-variables',
+        title: 'Choose the variables its runs get'
+      })
+    );
+  }
+
+  private async editVariables(script: IScript): Promise<void> {
+    const result = await InputDialog.getText({
+      title: `Variables of "${script.name}"`,
+      label:
+        'The names of the variables its runs get, comma-separated (empty: none)',
+      text: script.variables.join(', '),
+      placeholder: 'API_KEY, REGION',
+      okLabel: 'Set'
+    });
+    if (!result.button.accept || result.value === null) {
+      return;
+    }
+    let names: string[];
+    try {
+      names = parseVariableNames(result.value);
+    } catch (error) {
+      await showErrorMessage(
+        'Variables not set',
+        describe(error, `Could not set the variables of "${script.name}"`)
+      );
+      return;
+    }
+    try {
+      await this.client.setScriptVariables(
+        script.scriptId,
+        names.length ? names : null
+      );
+    } catch (error) {
+      await showErrorMessage(
+        'Variables not set',
+        describe(error, `Could not set the variables of "${script.name}"`)
+      );
+    }
+    await this.refresh();
   }
 
   private async openVersion(script: IScript): Promise<void> {

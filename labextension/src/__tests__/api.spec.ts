@@ -6,12 +6,16 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import {
+  IDelivery,
   IExecution,
   answerText,
   IScript,
   IScriptListItem,
+  IVariable,
+  IVariableList,
   ScriptingApiError,
   ScriptingClient,
+  VARIABLE_NAME,
   describe as describeError,
   mediaType
 } from '../api';
@@ -22,6 +26,11 @@ import models from './models.json';
 const SCRIPT = models.script as IScript;
 const SCRIPT_LIST_ITEM = models.scriptListItem as IScriptListItem;
 const EXECUTION = models.execution as IExecution;
+const DELIVERY = models.delivery as IDelivery;
+const CONFIGURED = models.configuredScript as IScript;
+const RETRIED = models.retriedExecution as IExecution;
+const VARIABLE = models.variable as IVariable;
+const VARIABLE_LIST = models.variableList as IVariableList;
 
 describe('ScriptingClient', () => {
   it('lists scripts under the base URL with the token', async () => {
@@ -93,6 +102,41 @@ describe('ScriptingClient', () => {
     expect(sent[0].url).toBe(
       `${BASE}scripting/log/script/${SCRIPT.scriptId}?limit=10&offset=20&version=all`
     );
+  });
+
+  it("reads a run's webhook deliveries, with their attempts", async () => {
+    const { client, sent } = clientWith(() =>
+      json({ executionId: EXECUTION.executionId, deliveries: [DELIVERY] })
+    );
+    const list = await client.listDeliveries(
+      SCRIPT.scriptId,
+      EXECUTION.executionId
+    );
+    expect(sent[0].method).toBe('GET');
+    expect(sent[0].url).toBe(
+      `${BASE}scripting/log/script/${SCRIPT.scriptId}/execution/${EXECUTION.executionId}/deliveries`
+    );
+    expect(list.executionId).toBe(EXECUTION.executionId);
+    expect(list.deliveries).toHaveLength(1);
+    const [delivery] = list.deliveries;
+    expect(delivery.url).toBe('https://hooks.example.com/scripting');
+    expect(delivery.state).toBe('pending');
+    expect(delivery.nextAttemptAt).toBe('2026-11-29T10:00:35Z');
+    expect(delivery.attempts[0]).toEqual({
+      attempt: 1,
+      at: '2026-11-29T10:00:05Z',
+      node: 'node-1',
+      statusCode: 503,
+      error: 'the receiver answered 503',
+      durationMs: 12.5
+    });
+  });
+
+  it("turns a 404 of a run's deliveries into a ScriptingApiError", async () => {
+    const { client } = clientWith(() => json(models.error, 404));
+    await expect(
+      client.listDeliveries(SCRIPT.scriptId, EXECUTION.executionId)
+    ).rejects.toMatchObject({ status: 404, reason: 'not-found' });
   });
 
   it.each([
@@ -274,6 +318,110 @@ describe('ScriptingClient', () => {
     await expect(
       client.runInBackground(SCRIPT.scriptId, { method: 'POST' })
     ).rejects.toMatchObject({ status: 422, problems });
+  });
+});
+
+describe('ScriptingClient: variables and retries', () => {
+  it("lists the tenant's variables, without values", async () => {
+    const { client, sent } = clientWith(() => json(VARIABLE_LIST));
+    const list = await client.listVariables();
+    expect(sent[0].method).toBe('GET');
+    expect(sent[0].url).toBe(`${BASE}scripting/variables`);
+    expect(list.variables.map(v => [v.name, v.secret])).toEqual([
+      ['DB_PASSWORD', true],
+      ['REGION', false]
+    ]);
+    expect(list.variables.some(v => 'value' in v)).toBe(false);
+  });
+
+  it("reads a plain variable's value by name", async () => {
+    const { client, sent } = clientWith(() => json(VARIABLE));
+    const read = await client.getVariable('REGION');
+    expect(sent[0].url).toBe(`${BASE}scripting/variables/REGION`);
+    expect(read).toEqual(VARIABLE);
+    expect(read.value).toBe('eu-1');
+  });
+
+  it('sets a variable with PUT {value, secret}, and deletes it (204)', async () => {
+    const listed = VARIABLE_LIST.variables[0];
+    const { client, sent } = clientWith(s =>
+      s.method === 'DELETE'
+        ? new Response(null, { status: 204 })
+        : json(listed, 201)
+    );
+    const put = await client.putVariable('DB_PASSWORD', {
+      value: 's3cr3t-value',
+      secret: true
+    });
+    expect(put).toEqual(listed);
+    expect(sent[0].method).toBe('PUT');
+    expect(sent[0].url).toBe(`${BASE}scripting/variables/DB_PASSWORD`);
+    expect(JSON.parse(sent[0].body)).toEqual({
+      value: 's3cr3t-value',
+      secret: true
+    });
+    await expect(client.deleteVariable('DB_PASSWORD')).resolves.toBeUndefined();
+    expect(sent[1].method).toBe('DELETE');
+    expect(sent[1].url).toBe(`${BASE}scripting/variables/DB_PASSWORD`);
+  });
+
+  it("turns a runner key's 403 into a ScriptingApiError", async () => {
+    const { client } = clientWith(() =>
+      json(
+        { message: 'Forbidden', reason: 'forbidden', executionId: null },
+        403
+      )
+    );
+    const error = await client.listVariables().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ScriptingApiError);
+    expect((error as ScriptingApiError).status).toBe(403);
+    expect((error as ScriptingApiError).reason).toBe('forbidden');
+  });
+
+  it("sets a script's variables with PATCH, null for none", async () => {
+    const { client, sent } = clientWith(s =>
+      json(JSON.parse(s.body).variables ? CONFIGURED : SCRIPT)
+    );
+    const set = await client.setScriptVariables(SCRIPT.scriptId, [
+      'API_KEY',
+      'REGION'
+    ]);
+    expect(sent[0].method).toBe('PATCH');
+    expect(sent[0].url).toBe(`${BASE}scripting/script/${SCRIPT.scriptId}`);
+    expect(JSON.parse(sent[0].body)).toEqual({
+      variables: ['API_KEY', 'REGION']
+    });
+    expect(set.variables).toEqual(['API_KEY', 'REGION']);
+    expect(set.retries).toEqual({ max: 3, on: [500, 502, 504], backoff: 30 });
+    const cleared = await client.setScriptVariables(SCRIPT.scriptId, null);
+    expect(JSON.parse(sent[1].body)).toEqual({ variables: null });
+    expect(cleared.variables).toEqual([]);
+  });
+
+  it("reads a retried run's attempt and its links", async () => {
+    const { client } = clientWith(() =>
+      json({ filteredLogs: [RETRIED, EXECUTION], moreElements: false })
+    );
+    const [retry, first] = (await client.listExecutions(SCRIPT.scriptId))
+      .filteredLogs;
+    expect([retry.attempt, retry.retryOf]).toEqual([2, EXECUTION.executionId]);
+    expect(retry.retriedBy).not.toBeNull();
+    expect([first.attempt, first.retryOf, first.retriedBy]).toEqual([
+      1,
+      null,
+      null
+    ]);
+  });
+});
+
+describe('VARIABLE_NAME', () => {
+  it("takes an environment variable's name, and nothing else", () => {
+    for (const name of ['A', '_x', 'API_KEY_2', 'a'.repeat(128)]) {
+      expect(VARIABLE_NAME.test(name)).toBe(true);
+    }
+    for (const name of ['', '2A', 'A-B', 'A B', 'Ä', 'a'.repeat(129)]) {
+      expect(VARIABLE_NAME.test(name)).toBe(false);
+    }
   });
 });
 

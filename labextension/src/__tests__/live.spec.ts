@@ -304,12 +304,17 @@ describe('LogsWidget', () => {
     widget.dispose();
   });
 
-  it('follows a running execution live until its answer', async () => {
+  it('follows a running execution live until its answer, then reads its deliveries', async () => {
     let reads = 0;
+    let deliveryReads = 0;
     const { client } = clientWith(sent => {
       const path = route(sent);
       if (path.endsWith('/events')) {
         return stream([sse(EVENTS[2], FINISHED)]);
+      }
+      if (path.endsWith('/deliveries')) {
+        deliveryReads += 1;
+        return json({ executionId: 'running-1', deliveries: [] });
       }
       if (path.includes('/execution/')) {
         // Still running when the row is chosen; done once its status has come.
@@ -332,6 +337,12 @@ describe('LogsWidget', () => {
     expect(detail.querySelector('.jp-scripting-answer-code')?.textContent).toBe(
       '200 OK'
     );
+    // Read once, when the run has ended (they are written then).
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(deliveryReads).toBe(1);
+    expect(
+      detail.querySelector('.jp-scripting-no-deliveries')?.textContent
+    ).toBe('No deliveries.');
     widget.dispose();
   });
 });

@@ -221,6 +221,57 @@ export class ScriptingUI {
     await expect(dialog).toHaveCount(0);
   }
 
+  // -- the Variables view ------------------------------------------------------------
+  /** Open the Variables view from the Scripts panel's header. */
+  async openVariables(): Promise<Locator> {
+    const panel = await this.openPanel();
+    await panel.locator('.jp-scripting-open-variables').click();
+    const view = this.variablesView();
+    await expect(view).toBeVisible();
+    return view;
+  }
+
+  variablesView(): Locator {
+    return this.page.locator('.jp-scripting-variables:visible');
+  }
+
+  /** The view's row of one variable. */
+  variableRow(name: string): Locator {
+    return this.variablesView().locator(
+      `.jp-scripting-variable-row[data-name="${name}"]`
+    );
+  }
+
+  /** Fill the view's form and click Set; resolves once the form says it is set. */
+  async setVariable(
+    name: string,
+    value: string,
+    options: { secret: boolean }
+  ): Promise<void> {
+    const view = this.variablesView();
+    await view.locator('.jp-scripting-variable-name-input').fill(name);
+    await view
+      .locator('.jp-scripting-variable-secret-input')
+      .setChecked(options.secret);
+    const input = view.locator('.jp-scripting-variable-value-input');
+    await expect(input).toHaveAttribute(
+      'type',
+      options.secret ? 'password' : 'text'
+    );
+    await input.fill(value);
+    await view.locator('.jp-scripting-variable-set').click();
+    await expect(
+      view.locator('.jp-scripting-variable-form-message')
+    ).toContainText(name);
+  }
+
+  async deleteVariable(name: string): Promise<void> {
+    await this.variableRow(name)
+      .getByRole('button', { name: 'Delete', exact: true })
+      .click();
+    await this.answerDialog('Delete');
+  }
+
   // -- tabs and reloading ------------------------------------------------------------
   /** The main-area tab titled `label` (e.g. `Run · hello`, `Logs · hello`). */
   tab(label: string): Locator {

@@ -4,8 +4,10 @@
  * executed notebook; then the Scripts panel's actions, a background run, and a server
  * error shown in the UI; a reload that reopens the Run and Logs tabs; the run form of a
  * script's parameters and its 422s, the chart of a script's runs, a background run
- * watched live from the run dialog and from the logs view, a script's schedule in the
- * panel. The screenshots of the README are taken here.
+ * watched live from the run dialog and from the logs view, a script's schedule and its
+ * webhook in the panel, a run's webhook deliveries in its log; the Variables view, and a
+ * script's variables and retries in the panel. The screenshots of the README are taken
+ * here.
  */
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
@@ -402,4 +404,151 @@ test("the Scripts panel shows a script's schedule and its next run", async ({
   expect(paused.status()).toBe(200);
   await ui.openPanel();
   await expect(next).toHaveCount(0);
+});
+
+test("a script's webhook in the panel, a run's deliveries in its log", async ({
+  page,
+  request
+}) => {
+  const ui = new ScriptingUI(page);
+  const scriptId = await publishThroughApi(
+    request,
+    'hooked',
+    'response.json({"hooked": True})'
+  );
+  // A closed port on this machine (allow-listed in the server's test configuration):
+  // every attempt is refused, and the delivery stays pending, tried again later.
+  const url = 'http://127.0.0.1:9/hook';
+  const patched = await request.patch(`/scripting/script/${scriptId}`, {
+    data: { webhook: { url, events: ['finished', 'failed'] } }
+  });
+  expect(patched.status()).toBe(200);
+  await ui.openPanel();
+  const webhook = ui.panelItem(scriptId).locator('.jp-scripting-webhook');
+  await expect(webhook.locator('.jp-scripting-webhook-url')).toHaveText(url);
+  await expect(webhook).toContainText('(finished, failed)');
+
+  // A background run: its end is POSTed to the webhook, and the attempt recorded.
+  const queued = await request.post(`/scripting/script/${scriptId}/background`);
+  expect(queued.status()).toBe(202);
+  const { executionId } = (await queued.json()) as { executionId: string };
+  await expect
+    .poll(async () => {
+      const response = await request.get(
+        `/scripting/log/script/${scriptId}/execution/${executionId}/deliveries`
+      );
+      if (!response.ok()) {
+        return `${response.status()}`;
+      }
+      const { deliveries } = (await response.json()) as {
+        deliveries: { url: string; attempts: unknown[] }[];
+      };
+      return deliveries.map(d => `${d.url} ${d.attempts.length > 0}`);
+    })
+    .toEqual([`${url} true`]);
+
+  // The logs view shows them below the run's answer.
+  await ui.openPanel();
+  await ui.panelAction(scriptId, 'Logs');
+  const row = ui.logRow(executionId);
+  await expect(row.locator('.jp-scripting-status')).toHaveText('200');
+  await row.click();
+  await expect(ui.logDetail().locator('.jp-scripting-body-json')).toContainText(
+    '"hooked": true'
+  );
+  const delivery = ui.logDetail().locator('.jp-scripting-delivery');
+  await expect(delivery).toHaveCount(1);
+  await expect(delivery.locator('.jp-scripting-delivery-url')).toHaveText(url);
+  await expect(delivery.locator('.jp-scripting-delivery-event')).toHaveText(
+    'finished'
+  );
+  await expect(delivery.locator('.jp-scripting-delivery-state')).toHaveText(
+    'pending'
+  );
+  const attempt = delivery.locator('.jp-scripting-delivery-attempt').first();
+  await expect(attempt).toContainText('#1');
+  await expect(attempt.locator('.jp-scripting-delivery-error')).not.toBeEmpty();
+});
+
+test("the Variables view: a plain variable and a secret, set and deleted; a script's variables and retries in the panel", async ({
+  page,
+  request
+}) => {
+  const ui = new ScriptingUI(page);
+  const secret = 'ui-s3cr3t-9f4e2b';
+  await ui.openVariables();
+  await ui.setVariable('UI_REGION', 'eu-1', { secret: false });
+  await ui.setVariable('UI_TOKEN', secret, { secret: true });
+
+  const region = ui.variableRow('UI_REGION');
+  await expect(region.locator('.jp-scripting-variable-kind')).toHaveText(
+    'plain'
+  );
+  await expect(region.locator('.jp-scripting-variable-value')).toHaveText(
+    'eu-1'
+  );
+  const token = ui.variableRow('UI_TOKEN');
+  await expect(token.locator('.jp-scripting-variable-kind')).toHaveText(
+    'secret'
+  );
+  await expect(token.locator('.jp-scripting-variable-value')).toHaveText(
+    '(hidden)'
+  );
+  // The secret's value is nowhere in the page: not shown, not in the form, not in
+  // any attribute; and the server does not send it either.
+  await expect(
+    ui.variablesView().locator('.jp-scripting-variable-value-input')
+  ).toHaveValue('');
+  expect(await page.content()).not.toContain(secret);
+  expect(
+    await page.evaluate(
+      value =>
+        Array.from(document.querySelectorAll('input, textarea')).some(
+          input =>
+            (input as HTMLInputElement | HTMLTextAreaElement).value === value
+        ),
+      secret
+    )
+  ).toBe(false);
+  const read = await request.get('/scripting/variables/UI_TOKEN');
+  expect(read.status()).toBe(200);
+  expect(await read.json()).not.toHaveProperty('value');
+
+  // A script asks for both by name, from its line in the Scripts panel.
+  const scriptId = await publishThroughApi(
+    request,
+    'with-variables',
+    'import os\nresponse.json({"region": os.environ.get("UI_REGION"), "token": secrets["UI_TOKEN"]})'
+  );
+  const retried = await request.patch(`/scripting/script/${scriptId}`, {
+    data: { retries: { max: 2, on: [502, 504], backoff: 5 } }
+  });
+  expect(retried.status()).toBe(200);
+  await ui.openPanel();
+  const line = ui.panelItem(scriptId).locator('.jp-scripting-variables-line');
+  await expect(line).toContainText('Variables: none');
+  await line.getByRole('button', { name: 'Edit', exact: true }).click();
+  await ui.answerDialog('Set', 'UI_REGION, UI_TOKEN');
+  await expect(line.locator('.jp-scripting-variable-names')).toHaveText(
+    'UI_REGION, UI_TOKEN'
+  );
+  await expect(
+    ui.panelItem(scriptId).locator('.jp-scripting-retries')
+  ).toHaveText('Retries: up to 2 on 502, 504, back-off 5 s');
+  // Its run gets them; the secret comes back masked.
+  const run = await request.post(`/scripting/script/${scriptId}/run`);
+  expect(run.status()).toBe(200);
+  expect(await run.json()).toEqual({ region: 'eu-1', token: '***' });
+
+  // Delete one, after confirming; the other stays.
+  await ui.openVariables();
+  await ui.deleteVariable('UI_REGION');
+  await expect(ui.variableRow('UI_REGION')).toHaveCount(0);
+  await expect(ui.variableRow('UI_TOKEN')).toHaveCount(1);
+  await expect(ui.variablesView().locator('.jp-scripting-message')).toHaveText(
+    'Deleted UI_REGION.'
+  );
+  expect((await request.get('/scripting/variables/UI_REGION')).status()).toBe(
+    404
+  );
 });
