@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from . import schedules
@@ -42,14 +43,19 @@ def script_model(script: ScriptRecord) -> dict[str, Any]:
 
 
 def script_list_item(
-    script: ScriptRecord, last: ExecutionRecord | None, schedule: ScheduleRecord | None = None
+    script: ScriptRecord,
+    last: ExecutionRecord | None,
+    schedule: ScheduleRecord | None = None,
+    deliveries: Sequence[DeliveryRecord] = (),
 ) -> dict[str, Any]:
-    """A script in the listing: with ``lastExecution``, its newest run of any version, and
-    ``nextScheduledRun``, its enabled schedule that ticks soonest."""
+    """A script in the listing: with ``lastExecution``, its newest run of any version,
+    ``nextScheduledRun``, its enabled schedule that ticks soonest, and
+    ``lastDeliveries``, the newest webhook deliveries of its runs (newest first)."""
     return {
         **script_model(script),
         "lastExecution": None if last is None else execution_model(last),
         "nextScheduledRun": None if schedule is None else scheduled_run(schedule),
+        "lastDeliveries": [delivery_model(d) for d in deliveries],
     }
 
 

@@ -241,6 +241,9 @@ class StoreProtocol(NodeRegistryProtocol, Protocol):
     async def list_deliveries(
         self, tenant: str, script_id: str, execution_id: str
     ) -> list[DeliveryRecord]: ...
+    async def last_deliveries(
+        self, tenant: str, script_ids: list[str], per_script: int = 3
+    ) -> dict[str, list[DeliveryRecord]]: ...
     async def get_signing_secret(self, tenant: str) -> SigningSecretRecord | None: ...
     async def put_signing_secret(
         self, tenant: str, secret: bytes, *, replace: bool

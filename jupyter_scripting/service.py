@@ -114,11 +114,13 @@ class Limits:
 
 @dataclass(frozen=True)
 class ListedScript:
-    """A script of the listing: with its newest execution and its soonest schedule."""
+    """A script of the listing: with its newest execution, its soonest schedule and its
+    newest webhook deliveries."""
 
     script: ScriptRecord
     last: ExecutionRecord | None
     schedule: ScheduleRecord | None
+    deliveries: list[DeliveryRecord]
 
 
 @dataclass
@@ -348,13 +350,18 @@ class ScriptingService:
         self, tenant: str, limit: int, offset: int
     ) -> tuple[list[ListedScript], bool]:
         """A page of the tenant's scripts, each with its newest execution and its
-        soonest schedule (or None)."""
+        soonest schedule (or None), and its newest webhook deliveries."""
         await self.ensure_ready()
         scripts, more = await self.store.list_scripts(tenant, limit=limit, offset=offset)
         ids = [s.id for s in scripts]
         last = await self.store.last_executions(tenant, ids)
         planned = await self.store.next_schedules(tenant, ids)
-        return [ListedScript(s, last.get(s.id), planned.get(s.id)) for s in scripts], more
+        delivered = await self.store.last_deliveries(tenant, ids)
+        listed = [
+            ListedScript(s, last.get(s.id), planned.get(s.id), delivered.get(s.id, []))
+            for s in scripts
+        ]
+        return listed, more
 
     async def get_script(self, tenant: str, script_id: str) -> ScriptRecord:
         await self.ensure_ready()

@@ -123,18 +123,21 @@ def test_script_list_item_shape_is_the_servers() -> None:
         created_at=NOW,
         updated_at=NOW,
     )
-    model = script_list_item(record, execution_record(last), schedule)
+    delivered = [delivery_record(d) for d in fixture["lastDeliveries"]]
+    model = script_list_item(record, execution_record(last), schedule, delivered)
     assert types_of(model) == types_of(fixture)
     assert types_of(model["lastExecution"]) == types_of(last)
     assert model["nextScheduledRun"] == planned
+    assert model["lastDeliveries"] == fixture["lastDeliveries"]
     bare = script_list_item(record, None)
     assert bare["lastExecution"] is None and bare["nextScheduledRun"] is None
+    assert bare["lastDeliveries"] == []
 
 
-def test_delivery_shape_is_the_servers() -> None:
-    fixture = json.loads(FIXTURES.read_text(encoding="utf-8"))["delivery"]
+def delivery_record(fixture: dict[str, Any]) -> DeliveryRecord:
+    """The record that ``delivery_model`` turns into ``fixture`` (one attempt, at NOW)."""
     [tried] = fixture["attempts"]
-    record = DeliveryRecord(
+    return DeliveryRecord(
         id=fixture["deliveryId"],
         execution_id=fixture["executionId"],
         url=fixture["url"],
@@ -154,9 +157,13 @@ def test_delivery_shape_is_the_servers() -> None:
         give_up_at=NOW + dt.timedelta(days=1),
         created_at=NOW,
     )
-    model = delivery_model(record)
+
+
+def test_delivery_shape_is_the_servers() -> None:
+    fixture = json.loads(FIXTURES.read_text(encoding="utf-8"))["delivery"]
+    model = delivery_model(delivery_record(fixture))
     assert types_of(model) == types_of(fixture)
-    assert [types_of(a) for a in model["attempts"]] == [types_of(tried)]
+    assert [types_of(a) for a in model["attempts"]] == [types_of(fixture["attempts"][0])]
     assert model == fixture
 
 

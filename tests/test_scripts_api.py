@@ -29,7 +29,9 @@ async def test_create_get_list(api, jp_base_url):
 
     listed = body_json(await api("scripting", "script"))
     assert listed == {
-        "scripts": [{**model, "lastExecution": None, "nextScheduledRun": None}],
+        "scripts": [
+            {**model, "lastExecution": None, "nextScheduledRun": None, "lastDeliveries": []}
+        ],
         "moreElements": False,
     }
 

@@ -217,7 +217,7 @@ async def test_migrations_create_the_schema_and_are_idempotent(
     await second.close()
 
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head == "0010"
+    assert head == "0011"
     with backend.engine() as engine, engine.connect() as connection:
         tables = set(inspect(connection).get_table_names())
         assert {"scripts", "script_versions", "executions", "alembic_version"} <= tables

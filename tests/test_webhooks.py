@@ -229,8 +229,10 @@ async def test_deliveries_are_written_with_the_end_and_tried_until_given_up(
         assert all(d.state == "pending" and d.event == "failed" for d in listed)
         with pytest.raises(ScriptNotFound):
             await store.list_deliveries("other", script.id, loud)
+        # Another id of the same form (its last digit changed): no such run.
+        other = quiet[:-1] + ("0" if quiet[-1] != "0" else "1")
         with pytest.raises(ExecutionNotFound):
-            await store.list_deliveries("acme", script.id, quiet[:-1] + "f")
+            await store.list_deliveries("acme", script.id, other)
 
         claimed = await store.claim_deliveries("node-a", 10, LEASE)
         assert len(claimed) == 2 and all(c.attempt == 1 for c in claimed)
@@ -295,6 +297,18 @@ async def test_deliveries_are_written_with_the_end_and_tried_until_given_up(
             (1, "node-a", None),
             (2, "node-b", 503),
         ]
+
+        # The listing's last deliveries of each script: the newest ones, per tenant.
+        other = await store.create_script("acme", "other", notebook("other"))
+        last = await store.last_deliveries("acme", [script.id, other.id])
+        assert list(last) == [script.id]
+        assert {d.id for d in last[script.id]} == {d.id for d in by_url.values()}
+        assert [len(d.attempts) for d in last[script.id]] == [
+            len(d.attempts) for d in sorted(by_url.values(), key=lambda d: d.id, reverse=True)
+        ]
+        assert len((await store.last_deliveries("acme", [script.id], per_script=1))[script.id]) == 1
+        assert await store.last_deliveries("other", [script.id]) == {}
+        assert await store.last_deliveries("acme", []) == {}
     finally:
         await store.close()
 
@@ -504,6 +518,16 @@ async def test_signed_deliveries_and_a_receiver_that_fails_twice(
     headers, body, _ = receiver.received[-1]
     assert webhooks.verify(new_secret, headers["X-Scripting-Signature"], body)
     assert not webhooks.verify(secret, headers["X-Scripting-Signature"], body)
+
+    # The listing shows the script's last deliveries, newest first.
+    listed = body_json(await api("scripting", "script"))["scripts"]
+    (mine,) = [s for s in listed if s["scriptId"] == script_id]
+    assert [d["executionId"] for d in mine["lastDeliveries"]] == [
+        body_json(queued)["executionId"],
+        execution_id,
+    ]
+    assert [d["state"] for d in mine["lastDeliveries"]] == ["delivered", "delivered"]
+    assert [a["statusCode"] for a in mine["lastDeliveries"][1]["attempts"]] == [500, 500, 200]
 
     # Removed: runs end without deliveries.
     cleared = await api("scripting", "script", script_id, method="PATCH", body='{"webhook": null}')

@@ -59,11 +59,12 @@ class ScheduledRunModel(TypedDict):
 
 
 class ScriptListItem(ScriptModel):
-    """A script in the listing (``script_list_item``): with its newest run of any version
-    and its soonest schedule."""
+    """A script in the listing (``script_list_item``): with its newest run of any version,
+    its soonest schedule and its newest webhook deliveries."""
 
     lastExecution: ExecutionModel | None
     nextScheduledRun: ScheduledRunModel | None
+    lastDeliveries: list[dict[str, Any]]
 
 
 class ScriptList(TypedDict):

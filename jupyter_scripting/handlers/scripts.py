@@ -32,7 +32,7 @@ class ScriptsHandler(ScriptingHandler):
         limit = self.int_argument("limit", DEFAULT_PAGE, low=1, high=MAX_PAGE)
         offset = self.int_argument("offset", 0, low=0, high=2**31 - 1)
         scripts, more = await self.service.list_scripts(self.tenant, limit, offset)
-        items = [script_list_item(s.script, s.last, s.schedule) for s in scripts]
+        items = [script_list_item(s.script, s.last, s.schedule, s.deliveries) for s in scripts]
         self.write_json({"scripts": items, "moreElements": more})
 
 

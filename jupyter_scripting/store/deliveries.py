@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,6 +37,28 @@ def _delivery_record(row: Delivery, attempts: list[AttemptRecord]) -> DeliveryRe
         give_up_at=_as_utc(row.give_up_at),
         created_at=_as_utc(row.created_at),
     )
+
+
+def _with_attempts(session: Session, rows: Sequence[Delivery]) -> list[DeliveryRecord]:
+    """The records of ``rows`` (in their order), each with its attempts, in one query."""
+    attempts: dict[str, list[AttemptRecord]] = defaultdict(list)
+    if rows:
+        for attempt in session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id.in_([r.id for r in rows]))
+            .order_by(DeliveryAttempt.attempt)
+        ):
+            attempts[attempt.delivery_id].append(
+                AttemptRecord(
+                    attempt=attempt.attempt,
+                    at=_as_utc(attempt.at),
+                    node=attempt.node,
+                    status_code=attempt.status_code,
+                    error=attempt.error,
+                    duration_ms=attempt.duration_ms,
+                )
+            )
+    return [_delivery_record(row, attempts[row.id]) for row in rows]
 
 
 class DeliveryStore(ExecutionLog):
@@ -197,26 +220,45 @@ class DeliveryStore(ExecutionLog):
                 .where(Delivery.execution_id == execution_id, Delivery.tenant == tenant)
                 .order_by(Delivery.created_at, Delivery.id)
             ).all()
-            attempts: dict[str, list[AttemptRecord]] = defaultdict(list)
-            if rows:
-                for attempt in session.scalars(
-                    select(DeliveryAttempt)
-                    .where(DeliveryAttempt.delivery_id.in_([r.id for r in rows]))
-                    .order_by(DeliveryAttempt.attempt)
-                ):
-                    attempts[attempt.delivery_id].append(
-                        AttemptRecord(
-                            attempt=attempt.attempt,
-                            at=_as_utc(attempt.at),
-                            node=attempt.node,
-                            status_code=attempt.status_code,
-                            error=attempt.error,
-                            duration_ms=attempt.duration_ms,
-                        )
-                    )
-            return [_delivery_record(row, attempts[row.id]) for row in rows]
+            return _with_attempts(session, rows)
 
         return await self._transact("list the webhook deliveries", work)
+
+    async def last_deliveries(
+        self, tenant: str, script_ids: list[str], per_script: int = 3
+    ) -> dict[str, list[DeliveryRecord]]:
+        """The newest ``per_script`` deliveries (of any run) of each of ``tenant``'s
+        scripts in ``script_ids`` that has one, newest first, with their attempts: two
+        queries for a page of the listing."""
+        if not script_ids:
+            return {}
+
+        def work(session: Session) -> dict[str, list[DeliveryRecord]]:
+            rank = (
+                func.row_number()
+                .over(
+                    partition_by=Delivery.script_id,
+                    order_by=(Delivery.created_at.desc(), Delivery.id.desc()),
+                )
+                .label("rank")
+            )
+            ranked = (
+                select(Delivery.id, rank)
+                .where(Delivery.tenant == tenant, Delivery.script_id.in_(script_ids))
+                .subquery()
+            )
+            rows = session.scalars(
+                select(Delivery)
+                .join(ranked, ranked.c.id == Delivery.id)
+                .where(ranked.c.rank <= per_script)
+                .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+            ).all()
+            found: dict[str, list[DeliveryRecord]] = defaultdict(list)
+            for row, record in zip(rows, _with_attempts(session, rows), strict=True):
+                found[row.script_id].append(record)
+            return dict(found)
+
+        return await self._transact("read the scripts' last webhook deliveries", work)
 
     # -- signing secrets ----------------------------------------------------------
     async def get_signing_secret(self, tenant: str) -> SigningSecretRecord | None:

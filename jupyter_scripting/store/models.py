@@ -243,6 +243,10 @@ class Delivery(Base):
     name the node sending an attempt now; an expired claim may be taken over."""
 
     __tablename__ = "deliveries"
+    # The listing's last deliveries of each script (``last_deliveries``).
+    __table_args__ = (
+        Index("ix_deliveries_tenant_script_id_created_at", "tenant", "script_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(255))

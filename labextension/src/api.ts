@@ -51,6 +51,8 @@ export interface IScriptListItem extends IScript {
   lastExecution: IExecution | null;
   /** Its enabled schedule that ticks soonest (README, "Schedules"), if any. */
   nextScheduledRun: IScheduledRun | null;
+  /** The newest webhook deliveries of its runs (at most 3), newest first. */
+  lastDeliveries: IDelivery[];
 }
 
 /** A schedule's next tick, in short (`scheduled_run`). */

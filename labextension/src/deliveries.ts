@@ -36,6 +36,86 @@ export function webhookLine(webhook: IWebhook | null): HTMLElement[] {
 }
 
 /**
+ * "Last deliveries:" and one short line per delivery (newest first): its state, event,
+ * the last attempt's status or error and time, and when a pending one is tried next.
+ * Nothing for a script whose runs were never POSTed and that has no webhook; "none yet"
+ * for one that has a webhook but no delivery so far.
+ */
+export function lastDeliveriesLine(
+  webhook: IWebhook | null,
+  deliveries: IDelivery[]
+): HTMLElement[] {
+  if (!deliveries.length) {
+    return webhook
+      ? [
+          h(
+            'div',
+            { class: 'jp-scripting-last-deliveries' },
+            'Last deliveries: ',
+            h('span', { class: 'jp-mod-none' }, 'none yet')
+          )
+        ]
+      : [];
+  }
+  return [
+    h(
+      'div',
+      {
+        class: 'jp-scripting-last-deliveries',
+        title: "Where the ends of the script's newest runs were POSTed"
+      },
+      'Last deliveries:',
+      h(
+        'ul',
+        { class: 'jp-scripting-last-delivery-list' },
+        ...deliveries.map(shortDelivery)
+      )
+    )
+  ];
+}
+
+function shortDelivery(delivery: IDelivery): HTMLElement {
+  const last = delivery.attempts[delivery.attempts.length - 1];
+  let result: (Node | string | null)[];
+  if (!last) {
+    result = [' · not tried yet'];
+  } else {
+    result = [
+      ' · ',
+      last.statusCode === null ? null : statusBadge(last.statusCode),
+      last.statusCode !== null && last.error ? ' ' : null,
+      last.error
+        ? h('span', { class: 'jp-scripting-delivery-error' }, last.error)
+        : null,
+      ` ${formatDate(last.at)}`,
+      delivery.attempts.length > 1 ? ` (attempt ${last.attempt})` : null
+    ];
+  }
+  return h(
+    'li',
+    {
+      class: `jp-scripting-last-delivery jp-scripting-delivery-${delivery.state}`,
+      'data-delivery-id': delivery.deliveryId,
+      'data-execution-id': delivery.executionId,
+      title: `${delivery.url}, run ${delivery.executionId}`
+    },
+    h(
+      'span',
+      {
+        class: `jp-scripting-delivery-state jp-scripting-delivery-state-${delivery.state}`
+      },
+      delivery.state
+    ),
+    ' ',
+    h('span', { class: 'jp-scripting-delivery-event' }, delivery.event),
+    ...result,
+    delivery.state === 'pending' && delivery.nextAttemptAt
+      ? ` · next try ${formatDate(delivery.nextAttemptAt)}`
+      : null
+  );
+}
+
+/**
  * A run's deliveries: per delivery its URL, event and state, when a pending one is
  * tried next, and a row per attempt (number, status or error, time, duration, node).
  * "No deliveries" when the list is empty.

@@ -17,7 +17,7 @@ import {
   VARIABLE_NAME,
   describe
 } from './api';
-import { webhookLine } from './deliveries';
+import { lastDeliveriesLine, webhookLine } from './deliveries';
 import { button, formatDate, h, statusBadge } from './dom';
 import { retriesLine } from './retries';
 import type { IScriptActions } from './run';
@@ -132,6 +132,7 @@ export class ScriptsPanel extends Widget {
       lastRun,
       ...scheduleLine(script.nextScheduledRun),
       ...webhookLine(script.webhook),
+      ...lastDeliveriesLine(script.webhook, script.lastDeliveries),
       this.variablesLine(script),
       ...retriesLine(script.retries),
       h(

@@ -71,7 +71,7 @@ export class VariablesWidget extends Widget {
     this.addClass('jp-scripting-variables');
 
     this.message = h('div', {
-      class: 'jp-scripting-message',
+      class: 'jp-scripting-message jp-scripting-variables-message',
       'aria-live': 'polite'
     });
     this.rows = h('tbody', {});
@@ -189,9 +189,10 @@ export class VariablesWidget extends Widget {
 
   /**
    * Reload the list, then the values of the plain variables (a request each: the list
-   * has no values). A secret's is never asked for.
+   * has no values). A secret's is never asked for. `notice` is the view's message once
+   * the list is shown (what the last action did).
    */
-  async refresh(): Promise<void> {
+  async refresh(notice = ''): Promise<void> {
     const shown = ++this._shown;
     this.message.textContent = 'Loading…';
     this.message.classList.remove('jp-scripting-error');
@@ -210,7 +211,7 @@ export class VariablesWidget extends Widget {
       return;
     }
     this._variables = variables;
-    this.message.textContent = '';
+    this.message.textContent = notice;
     this.empty.textContent = variables.length
       ? ''
       : 'No variables yet: set one below.';
@@ -307,8 +308,7 @@ export class VariablesWidget extends Widget {
       );
       return;
     }
-    await this.refresh();
-    this.message.textContent = `Deleted ${variable.name}.`;
+    await this.refresh(`Deleted ${variable.name}.`);
   }
 
   /** Fill the form to replace a variable (a plain one's value too; never a secret's). */

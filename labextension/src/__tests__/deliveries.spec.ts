@@ -3,7 +3,11 @@
  * panel, and a run's deliveries with their attempts in the logs view.
  */
 import { IDelivery } from '../api';
-import { renderDeliveries, webhookLine } from '../deliveries';
+import {
+  lastDeliveriesLine,
+  renderDeliveries,
+  webhookLine
+} from '../deliveries';
 import { formatDate } from '../dom';
 
 import models from './models.json';
@@ -115,5 +119,73 @@ describe('renderDeliveries', () => {
     expect(
       untried.querySelector('.jp-scripting-delivery-no-attempt')?.textContent
     ).toBe('Not tried yet.');
+  });
+});
+
+describe('lastDeliveriesLine', () => {
+  const WEBHOOK = {
+    url: 'https://hooks.example.com/scripting',
+    events: ['finished' as const, 'failed' as const],
+    sync: false
+  };
+
+  it('is nothing for a script without a webhook whose runs were never POSTed', () => {
+    expect(lastDeliveriesLine(null, [])).toEqual([]);
+  });
+
+  it('says "none yet" for a webhook without deliveries', () => {
+    const [line] = lastDeliveriesLine(WEBHOOK, []);
+    expect(line.textContent).toBe('Last deliveries: none yet');
+  });
+
+  it("shows each delivery's state, event, last attempt and next try, newest first", () => {
+    const delivered: IDelivery = {
+      ...DELIVERY,
+      deliveryId: 'delivered',
+      state: 'delivered',
+      nextAttemptAt: null,
+      attempts: [
+        DELIVERY.attempts[0],
+        {
+          ...DELIVERY.attempts[0],
+          attempt: 2,
+          statusCode: 204,
+          error: null,
+          at: '2026-11-29T10:00:40Z'
+        }
+      ]
+    };
+    const refused: IDelivery = {
+      ...DELIVERY,
+      deliveryId: 'refused',
+      attempts: [
+        {
+          ...DELIVERY.attempts[0],
+          statusCode: null,
+          error: 'ConnectionRefusedError: [Errno 111] Connection refused'
+        }
+      ]
+    };
+    const untried: IDelivery = { ...DELIVERY, deliveryId: 'new', attempts: [] };
+    const [line] = lastDeliveriesLine(null, [delivered, refused, untried]);
+    const items = Array.from(
+      line.querySelectorAll<HTMLElement>('.jp-scripting-last-delivery')
+    );
+    expect(items.map(item => item.dataset.deliveryId)).toEqual([
+      'delivered',
+      'refused',
+      'new'
+    ]);
+    expect(items.map(item => item.textContent)).toEqual([
+      `delivered finished · 204 ${formatDate('2026-11-29T10:00:40Z')} (attempt 2)`,
+      `pending finished · ConnectionRefusedError: [Errno 111] Connection refused ${formatDate(
+        '2026-11-29T10:00:05Z'
+      )} · next try ${formatDate('2026-11-29T10:00:35Z')}`,
+      `pending finished · not tried yet · next try ${formatDate('2026-11-29T10:00:35Z')}`
+    ]);
+    expect(items[0].classList).toContain('jp-scripting-delivery-delivered');
+    expect(items[0].querySelector('.jp-scripting-status')?.textContent).toBe(
+      '204'
+    );
   });
 });

@@ -19,7 +19,12 @@ const EXECUTION = models.execution as IExecution;
 const RETRIED = models.retriedExecution as IExecution;
 
 function item(script: IScript): IScriptListItem {
-  return { ...script, lastExecution: null, nextScheduledRun: null };
+  return {
+    ...script,
+    lastExecution: null,
+    nextScheduledRun: null,
+    lastDeliveries: []
+  };
 }
 
 /** The path of a request below `/scripting/`. */

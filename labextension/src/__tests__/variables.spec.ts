@@ -294,7 +294,7 @@ describe('VariablesWidget', () => {
     expect(deleted.map(route)).toEqual(['variables/DB_PASSWORD']);
     expect(rows(widget).map(r => r.dataset.name)).toEqual(['REGION']);
     expect(
-      widget.node.querySelector('.jp-scripting-message')?.textContent
+      widget.node.querySelector('.jp-scripting-variables-message')?.textContent
     ).toBe('Deleted DB_PASSWORD.');
     widget.dispose();
   });
@@ -311,7 +311,9 @@ describe('VariablesWidget', () => {
     );
     const widget = view(client);
     await widget.ready;
-    const message = widget.node.querySelector('.jp-scripting-message');
+    const message = widget.node.querySelector(
+      '.jp-scripting-variables-message'
+    );
     expect(message?.classList).toContain('jp-scripting-error');
     expect(message?.textContent).toBe(
       'Could not list the variables: 403 Forbidden: this API key cannot manage ' +

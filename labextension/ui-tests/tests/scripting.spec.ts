@@ -427,6 +427,9 @@ test("a script's webhook in the panel, a run's deliveries in its log", async ({
   const webhook = ui.panelItem(scriptId).locator('.jp-scripting-webhook');
   await expect(webhook.locator('.jp-scripting-webhook-url')).toHaveText(url);
   await expect(webhook).toContainText('(finished, failed)');
+  await expect(
+    ui.panelItem(scriptId).locator('.jp-scripting-last-deliveries')
+  ).toHaveText('Last deliveries: none yet');
 
   // A background run: its end is POSTed to the webhook, and the attempt recorded.
   const queued = await request.post(`/scripting/script/${scriptId}/background`);
@@ -447,8 +450,18 @@ test("a script's webhook in the panel, a run's deliveries in its log", async ({
     })
     .toEqual([`${url} true`]);
 
-  // The logs view shows them below the run's answer.
+  // The panel shows the script's last delivery (refused, tried again later)...
   await ui.openPanel();
+  const last = ui.panelItem(scriptId).locator('.jp-scripting-last-delivery');
+  await expect(last).toHaveCount(1);
+  await expect(last).toHaveAttribute('data-execution-id', executionId);
+  await expect(last.locator('.jp-scripting-delivery-state')).toHaveText(
+    'pending'
+  );
+  await expect(last.locator('.jp-scripting-delivery-error')).not.toBeEmpty();
+  await expect(last).toContainText('next try');
+
+  // ...and the logs view shows them below the run's answer.
   await ui.panelAction(scriptId, 'Logs');
   const row = ui.logRow(executionId);
   await expect(row.locator('.jp-scripting-status')).toHaveText('200');
@@ -545,9 +558,9 @@ test("the Variables view: a plain variable and a secret, set and deleted; a scri
   await ui.deleteVariable('UI_REGION');
   await expect(ui.variableRow('UI_REGION')).toHaveCount(0);
   await expect(ui.variableRow('UI_TOKEN')).toHaveCount(1);
-  await expect(ui.variablesView().locator('.jp-scripting-message')).toHaveText(
-    'Deleted UI_REGION.'
-  );
+  await expect(
+    ui.variablesView().locator('.jp-scripting-variables-message')
+  ).toHaveText('Deleted UI_REGION.');
   expect((await request.get('/scripting/variables/UI_REGION')).status()).toBe(
     404
   );
