@@ -10,7 +10,8 @@ from a JSON body). For each system:
 * CPU per run: CPU time of the system's processes (server, zygote, kernels; reaped
   ones included) during the concurrent batch, divided by the runs (the benchmark
   client's own CPU is not counted);
-* USS per idle pooled kernel: unique memory of each warm kernel waiting for a run.
+* USS per idle pooled kernel: unique memory of each warm kernel (its whole process tree:
+  with the sandbox, its namespace's init too) waiting for a run.
 
 Systems: jupyter_scripting with the fork-server pool (the default), with a pool of spawned
 kernels, forking without a pool, and spawning a kernel per run; Kernel Gateway
@@ -355,18 +356,20 @@ def server_process(
 
 
 def idle_kernel_uss(server_pid: int, expected: int) -> float | None:
-    """Mean USS of the warm kernels under a server (not its zygote), once ``expected`` are up."""
+    """Mean USS of a warm kernel under a server, once ``expected`` are up: each kernel's
+    whole process tree (with the sandbox: its namespace's init, and its supervisor where
+    there is one), not its zygote."""
     server = psutil.Process(server_pid)
     deadline = time.monotonic() + 30
     while True:
-        kernels = []
-        for process in server.children(recursive=True):
+        kernels = []  # the top process of each kernel's tree
+        for process in server.children():
             with contextlib.suppress(psutil.Error):
                 cmdline = " ".join(process.cmdline())
-                if process.ppid() == server_pid and "zygote.py" in cmdline:
-                    continue  # the fork server's zygote is not a kernel
-                if "ipykernel" in cmdline or "zygote.py" in cmdline:
-                    kernels.append(process)
+                if "zygote.py" in cmdline:
+                    kernels += process.children()  # forked kernels
+                elif "ipykernel" in cmdline or "sandbox.py" in cmdline:
+                    kernels.append(process)  # spawned ones
         if len(kernels) >= expected or time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -374,9 +377,10 @@ def idle_kernel_uss(server_pid: int, expected: int) -> float | None:
         return None
     time.sleep(2.0)  # idle: done starting
     sizes = []
-    for process in kernels:
+    for kernel in kernels:
         with contextlib.suppress(psutil.Error):
-            sizes.append(process.memory_full_info().uss)
+            tree = [kernel, *kernel.children(recursive=True)]
+            sizes.append(sum(process.memory_full_info().uss for process in tree))
     return statistics.mean(sizes) if sizes else None
 
 

@@ -18,6 +18,11 @@ The server decides the policy (:mod:`.sandbox_policy`); this enforces it.
   namespace — detached ones included: nothing a run started outlives it;
 * **the kernel** (PID 2 inside), for which :func:`enter` returns.
 
+The fork server, when root, makes it two: :func:`fork_init` forks its child straight into
+a new PID namespace, and the child calls :func:`enter_init`, becoming the namespace's init
+(and the process the server knows) with no supervisor: one fork of the zygote's large
+image less per run. A user namespace (a server that is not root) needs the three.
+
 The file system view is a new root on a small tmpfs: the system and Python-environment
 paths read-only (bind mounts), the paths to hide masked by empty read-only tmpfs mounts,
 the run's runtime directory (its connection file and IPC sockets) read-write, and one
@@ -90,6 +95,7 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]
 _libc.mount.argtypes += [ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong]
 _libc.prctl.argtypes += [ctypes.c_ulong, ctypes.c_ulong]
 
@@ -262,6 +268,19 @@ def plan(config: dict[str, Any]) -> list[tuple[str, str]]:
     for path in hidden:
         if os.path.lexists(path) and any(_under(path, p) and path != p for p in read_only):
             ops.add(("mask", path))
+    # A bind inside another one shows nothing more (the outer bind is recursive), unless
+    # a mask lies between them: one mount (and its remount) less each, per run.
+    masks = [path for kind, path in ops if kind == "mask"]
+    binds = [path for kind, path in ops if kind == "bind" and os.path.realpath(path) == path]
+
+    def covered(path: str, outer: str) -> bool:
+        if outer == path or not _under(path, outer):
+            return False
+        return not any(_under(mask, outer) and _under(path, mask) for mask in masks)
+
+    for path in binds:
+        if any(covered(path, outer) for outer in binds):
+            ops.discard(("bind", path))
     return sorted(ops, key=lambda op: (op[1].count("/"), op[1], op[0] != "mask"))
 
 
@@ -465,15 +484,49 @@ def _supervise(child: int, lifeline_fd: int | None) -> int:
             return os.waitstatus_to_exitcode(status)
 
 
-def _init(kernel: int) -> int:
-    """PID 1 of the namespace: reap every process until the kernel exits."""
+def _init(kernel: int, lifeline_fd: int | None = None) -> int:
+    """PID 1 of the namespace: reap every process until the kernel exits (its exit
+    code then), or until the lifeline reads EOF (the server is gone: 137, and the Linux
+    kernel kills everything left in the namespace as this process exits)."""
+    if lifeline_fd is None:
+        return _reap_until(kernel, block=True) or 0
+    # SIGCHLD wakes the select through the wakeup pipe (the handler does nothing).
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    while True:
+        code = _reap_until(kernel, block=False)  # (after the handler: no exit is missed)
+        if code is not None:
+            return code
+        try:
+            readable, _, _ = select.select([wake_r, lifeline_fd], [], [])
+        except InterruptedError:
+            continue
+        if lifeline_fd in readable:
+            try:
+                alive = os.read(lifeline_fd, 1)
+            except OSError:
+                alive = b""
+            if not alive:
+                return 137
+        if wake_r in readable:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(wake_r, 512):
+                    pass
+
+
+def _reap_until(kernel: int, *, block: bool) -> int | None:
+    """Reap exited processes; the kernel's exit code once it is reaped, else None (only
+    when not blocking: blocking, this waits for the kernel)."""
     while True:
         try:
-            pid, status = os.wait()
+            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
         except InterruptedError:
             continue
         except ChildProcessError:
             return 1
+        if pid == 0:
+            return None
         if pid == kernel:
             code = os.waitstatus_to_exitcode(status)
             return code if code >= 0 else 128 - code
@@ -495,9 +548,57 @@ def enter(config: dict[str, Any], lifeline_fd: int | None = None) -> None:
     if pid:
         os._exit(_supervise(pid, lifeline_fd))
     # The namespace's init.
+    if lifeline_fd is not None:
+        os.close(lifeline_fd)
+    _become_init(config, None)
+
+
+def fork_init() -> int:
+    """``os.fork()`` into a new PID namespace: the child is its PID 1 (0 returned there).
+
+    The fork server's way to sandbox a kernel when it is root: the child it forks is
+    the namespace's init at once, so no supervisor process stands between them (one fork
+    of the zygote's large image less per run). ``unshare(CLONE_NEWPID)`` applies to the
+    caller's next child only until it is undone: the caller goes back to its own PID
+    namespace for its later children right after the fork."""
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    pid, restored = -1, 0
     try:
-        if lifeline_fd is not None:
-            os.close(lifeline_fd)
+        unshare(CLONE_NEWPID)
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:  # the caller's next children are born in its own namespace again
+                restored = _libc.setns(own, CLONE_NEWPID)
+    finally:
+        os.close(own)
+    if restored != 0:
+        if pid > 0:
+            os.kill(pid, signal.SIGKILL)
+        _check(restored, "setns back to the own PID namespace")
+    return pid
+
+
+def enter_init(config: dict[str, Any], lifeline_fd: int | None) -> None:
+    """:func:`enter` for PID 1 of a new PID namespace (a child of :func:`fork_init`):
+    the same sandbox, without a supervisor; this process is the namespace's init and
+    watches the lifeline itself. Returns in the kernel only (PID 2); for the root path
+    only (no user namespace: a user namespace would have to come before the PID one).
+
+    Raises in this process if the namespaces cannot be made; a failure later ends it
+    with :data:`SETUP_FAILED`."""
+    if os.getpid() != 1 or config.get("userns"):
+        raise SandboxError(errno.EINVAL, "enter_init: not PID 1 of a new PID namespace as root")
+    _join_cgroups(config.get("cgroups") or [])
+    unshare(namespaces(config) & ~CLONE_NEWPID)
+    _become_init(config, lifeline_fd)
+
+
+def _become_init(config: dict[str, Any], lifeline_fd: int | None) -> None:
+    """As PID 1 of the run's namespaces: build the file system view, set the limits,
+    drop every privilege, fork the kernel (for which this returns) and reap until it
+    exits — or until the lifeline closes, when one is given."""
+    try:
         _enter_root(config)
         if not config.get("network", True):
             _loopback_up()
@@ -509,11 +610,15 @@ def enter(config: dict[str, Any], lifeline_fd: int | None = None) -> None:
     except BaseException as e:
         print(f"jupyter_scripting sandbox: {e}", file=sys.stderr, flush=True)
         os._exit(SETUP_FAILED)
+    sys.stdout.flush()
+    sys.stderr.flush()
     pid = os.fork()
     if pid:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
-        os._exit(_init(pid))
+        os._exit(_init(pid, lifeline_fd))
+    if lifeline_fd is not None:
+        os.close(lifeline_fd)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 

@@ -260,8 +260,9 @@ _SANDBOX: Any = None
 _PYTHON_PATHS: list[str] = []
 
 
-def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
-    """Become a fresh kernel (runs in the forked child; returns the exit code)."""
+def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int, init: bool) -> int:
+    """Become a fresh kernel (runs in the forked child; returns the exit code). ``init``:
+    this child is PID 1 of the run's own PID namespace (``sandbox.fork_init``)."""
     os.setsid()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -275,9 +276,14 @@ def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
     if config:
         config = {**config, "read_only": [*config["read_only"], *_PYTHON_PATHS]}
         try:
-            # This process stays outside as the sandbox's supervisor (watching the
-            # lifeline); enter() returns in the kernel, PID 2 of its namespaces.
-            _SANDBOX.enter(config, lifeline_fd)
+            if init:
+                # Forked into the run's PID namespace (as root: ``_fork``): this process is
+                # its init, watching the lifeline; enter_init() returns in the kernel.
+                _SANDBOX.enter_init(config, lifeline_fd)
+            else:
+                # This process stays outside as the sandbox's supervisor (watching the
+                # lifeline); enter() returns in the kernel, PID 2 of its namespaces.
+                _SANDBOX.enter(config, lifeline_fd)
         except FileNotFoundError:
             return 1  # its run ended before this fork was served (as below)
         except OSError as e:
@@ -328,12 +334,15 @@ def _child(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
 
 
 def _fork(request: dict[str, Any], protocol_fd: int, lifeline_fd: int) -> int:
-    pid = os.fork()
+    sandboxed = request.get("sandbox") or {}
+    init = bool(sandboxed) and not sandboxed.get("userns")
+    # As root, the child is born PID 1 of the run's own PID namespace.
+    pid = _SANDBOX.fork_init() if init else os.fork()
     if pid:
         return pid
     code = 1
     try:
-        code = _child(request, protocol_fd, lifeline_fd)
+        code = _child(request, protocol_fd, lifeline_fd, init)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BaseException:

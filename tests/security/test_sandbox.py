@@ -306,6 +306,66 @@ def test_a_detached_grandchild_dies_with_its_run(server, acme):
     assert gone_within(marker, 5), host_processes(marker)
 
 
+def test_a_shown_path_inside_another_is_bound_again_only_below_a_mask(tmp_path):
+    outer, inner, deep = tmp_path / "env", tmp_path / "env" / "lib", tmp_path / "env" / "h" / "py"
+    inner.mkdir(parents=True)
+    deep.mkdir(parents=True)
+    config = {"read_only": [str(outer), str(inner), str(deep)], "hidden": []}
+    assert sandbox.plan(config) == [("bind", str(outer))]
+    # A hidden path between them: the inner path is bound on top of the mask.
+    config["hidden"] = [str(outer / "h")]
+    assert sandbox.plan(config) == [
+        ("bind", str(outer)),
+        ("mask", str(outer / "h")),
+        ("bind", str(deep)),
+    ]
+
+
+def _pid_namespace(pid: int, which: str = "pid") -> int:
+    return os.stat(f"/proc/{pid}/ns/{which}").st_ino
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the supervisor-less path is the root path")
+def test_a_forked_kernel_is_two_processes_and_the_zygote_keeps_its_own_pid_namespace(server, acme):
+    # A run first: the zygote is up, and its pool has forked kernels since.
+    status, answer = run(server, acme, publish(server, acme, "print('warm')"))
+    assert (status, answer) == (200, "warm")
+    server_process = psutil.Process(server.pid)
+    zygotes = [p for p in server_process.children() if any("zygote.py" in a for a in p.cmdline())]
+    assert len(zygotes) == 1, zygotes
+    zygote = zygotes[0]
+    own = _pid_namespace(server.pid)
+    # The zygote's later children are born in the server's namespace again (setns back).
+    assert _pid_namespace(zygote.pid) == own
+    assert _pid_namespace(zygote.pid, "pid_for_children") == own
+
+    def pooled() -> list[tuple[psutil.Process, list[psutil.Process]]]:
+        """The zygote's children with theirs, once all are up (the run's own is gone)."""
+        try:
+            trees = [(init, init.children()) for init in zygote.children()]
+            if trees and all(kernels and init.status() != "zombie" for init, kernels in trees):
+                return trees
+        except psutil.Error:
+            pass
+        return []
+
+    deadline = time.monotonic() + 30
+    while not (trees := pooled()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert trees, zygote.children()
+    namespaces = set()
+    for init, kernels in trees:
+        # The process the server knows is PID 1 of the run's own namespace (no
+        # supervisor), and its only child is the kernel, with nothing below it.
+        assert _pid_namespace(init.pid) != own
+        namespaces.add(_pid_namespace(init.pid))
+        assert len(kernels) == 1, kernels
+        assert _pid_namespace(kernels[0].pid) == _pid_namespace(init.pid)
+        assert kernels[0].children() == []
+    inits = trees
+    assert len(namespaces) == len(inits)  # one namespace per kernel
+
+
 def test_memory_past_the_limit_is_502_naming_memory_and_the_server_lives_on(server, acme):
     script_id = publish(server, acme, "data = b'x' * 1_500_000_000\nprint(len(data))")
     status, error = run(server, acme, script_id)
