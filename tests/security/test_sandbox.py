@@ -326,6 +326,9 @@ def _pid_namespace(pid: int, which: str = "pid") -> int:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the supervisor-less path is the root path")
+@pytest.mark.skipif(
+    os.environ.get("JUPYTER_SCRIPTING_TEST_FORK") == "0", reason="the fork server is off"
+)
 def test_a_forked_kernel_is_two_processes_and_the_zygote_keeps_its_own_pid_namespace(server, acme):
     # A run first: the zygote is up, and its pool has forked kernels since.
     status, answer = run(server, acme, publish(server, acme, "print('warm')"))
