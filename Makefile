@@ -30,7 +30,7 @@ unexport PYTHONDONTWRITEBYTECODE
 BENCH_VENV ?= benchmarks/.venv
 BENCH_ARGS ?=
 
-.PHONY: install run test test-ui bench bench-cluster bench-schedules bench-webhooks lint format clean system system-test
+.PHONY: install run test test-ui bench bench-cluster bench-schedules bench-webhooks bench-floor lint format clean system system-test
 
 ## What the machine must have (Python 3.11+ with venv, Node.js 18+ and npm; for the tests
 ## also Debian's chromium): installed with apt-get as root, else make stops with the command.
@@ -107,6 +107,11 @@ bench-schedules: install
 
 bench-webhooks: install
 	$(BIN)/python benchmarks/webhooks.py $(if $(POSTGRES_URL),--postgres-url $(POSTGRES_URL)) $(BENCH_ARGS)
+
+## What a run costs below the server: a forked kernel step by step, and the run path
+## without HTTP and store, sandbox off and on (a couple of minutes).
+bench-floor: install
+	$(BIN)/python benchmarks/floor.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

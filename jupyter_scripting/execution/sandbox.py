@@ -604,7 +604,11 @@ def _become_init(config: dict[str, Any], lifeline_fd: int | None) -> None:
             _loopback_up()
         _set_limits(config)
         _drop_privileges(config)
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
+        if lifeline_fd is None:
+            # The supervisor's init dies with it (after the uid change, which clears
+            # this). An init forked by the zygote outlives the zygote: the lifeline ties
+            # it to the server, and a zygote that dies must not take live runs with it.
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         home = config.get("home") or HOME
         os.chdir(home)
     except BaseException as e:
