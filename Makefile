@@ -109,7 +109,7 @@ bench-webhooks: install
 	$(BIN)/python benchmarks/webhooks.py $(if $(POSTGRES_URL),--postgres-url $(POSTGRES_URL)) $(BENCH_ARGS)
 
 ## What a run costs below the server: a forked kernel step by step, and the run path
-## without HTTP and store, sandbox off and on (a couple of minutes).
+## without HTTP and store, sandbox off and on (about a minute).
 bench-floor: install
 	$(BIN)/python benchmarks/floor.py $(BENCH_ARGS)
 
