@@ -5,7 +5,7 @@ without HTTP and without the store, to show how much of a run's CPU is left once
 server's own work is taken away:
 
 * **a forked kernel, step by step**, in a minimal zygote built with the project's own
-  zygote code (``preload``, ``prebuild``, ``_start_prebuilt``; no sandbox): a fork that
+  zygote code (``prepare``, ``_start_prebuilt``; no sandbox): a fork that
   exits at once; a fork that sets the pre-built kernel up (sockets, threads, kernel
   object) and exits; a fork that sets it up, answers what a run asks of its kernel
   (``kernel_info``, the warm-up ``pass``, the silent hand-over with ``user_expressions``,
@@ -46,24 +46,23 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from bench import HELLO, machine_busy_seconds, own_cpu_seconds, percentile  # noqa: E402
+from bench import (  # noqa: E402
+    HELLO,
+    machine_busy_seconds,
+    own_cpu_seconds,
+    percentile,
+    tree_cpu_seconds,
+)
 
 #: The minimal zygote: the project's zygote module, loaded by path as the real one is.
 ZYGOTE = r"""
-import gc, importlib.util, json, os, resource, shutil, signal, sys, tempfile
+import importlib.util, json, os, sys
 spec = importlib.util.spec_from_file_location("_floor_zygote", sys.argv[1])
 Z = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(Z)
 os.environ["JPY_PARENT_PID"] = "1"
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-Z.preload()
-build = tempfile.mkdtemp()
-os.environ["IPYTHONDIR"] = build
-Z.prebuild()
-os.environ.pop("IPYTHONDIR")
-shutil.rmtree(build)
-gc.collect()
-gc.freeze()
+Z.prepare()
 out = sys.stdout
 for line in sys.stdin:
     request = json.loads(line)
@@ -228,7 +227,6 @@ def forked_steps(runs: int, work: Path) -> list[tuple[str, list[dict[str, float]
 async def run_path(runs: int, sandbox_mode: str, work: Path) -> dict[str, float]:
     """CPU per run of the runner's side, the kernels' and the machine's (seconds)."""
     from jupyter_scripting.app import ScriptingApp
-    from jupyter_scripting.execution.forkserver import ForkServer
     from jupyter_scripting.execution.kernels import KernelProvider
     from jupyter_scripting.execution.runner import Runner, RunRequest
     from jupyter_scripting.execution.sandbox_policy import Limits, Sandbox
@@ -262,11 +260,7 @@ async def run_path(runs: int, sandbox_mode: str, work: Path) -> dict[str, float]
     zygotes = [p for p in me.children() if any("zygote.py" in a for a in p.cmdline())]
 
     def zygote_tree() -> float:
-        total = 0.0
-        for z in zygotes:
-            times = z.cpu_times()
-            total += times.user + times.system + times.children_user + times.children_system
-        return total
+        return sum(tree_cpu_seconds(z.pid) for z in zygotes)
 
     own, tree, machine = own_cpu_seconds(), zygote_tree(), machine_busy_seconds()
     started = time.perf_counter()
@@ -281,8 +275,7 @@ async def run_path(runs: int, sandbox_mode: str, work: Path) -> dict[str, float]
     after = machine_busy_seconds()
     if machine is not None and after is not None:
         figures["machine"] = (after - machine) / runs
-    await kernels.shutdown()
-    await ForkServer.stop_all()
+    await kernels.shutdown()  # (the zygotes too)
     return figures
 
 

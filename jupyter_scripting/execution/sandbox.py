@@ -462,6 +462,14 @@ def namespaces(config: dict[str, Any]) -> int:
     return flags
 
 
+def _lifeline_closed(lifeline_fd: int) -> bool:
+    """Whether the readable lifeline reads EOF (the server, its only writer, is gone)."""
+    try:
+        return not os.read(lifeline_fd, 1)
+    except OSError:
+        return True
+
+
 def _supervise(child: int, lifeline_fd: int | None) -> int:
     """Wait for the namespace's init; kill it if the server goes away. Its exit code."""
     pidfd = os.pidfd_open(child)
@@ -471,14 +479,9 @@ def _supervise(child: int, lifeline_fd: int | None) -> int:
             readable, _, _ = select.select(watched, [], [])
         except InterruptedError:
             continue
-        if lifeline_fd in readable:
-            try:
-                alive = os.read(lifeline_fd, 1)
-            except OSError:
-                alive = b""
-            if not alive:
-                os.kill(child, signal.SIGKILL)
-                watched.remove(lifeline_fd)
+        if lifeline_fd in readable and _lifeline_closed(lifeline_fd):
+            os.kill(child, signal.SIGKILL)
+            watched.remove(lifeline_fd)
         if pidfd in readable:
             _, status = os.waitpid(child, 0)
             return os.waitstatus_to_exitcode(status)
@@ -502,13 +505,8 @@ def _init(kernel: int, lifeline_fd: int | None = None) -> int:
             readable, _, _ = select.select([wake_r, lifeline_fd], [], [])
         except InterruptedError:
             continue
-        if lifeline_fd in readable:
-            try:
-                alive = os.read(lifeline_fd, 1)
-            except OSError:
-                alive = b""
-            if not alive:
-                return 137
+        if lifeline_fd in readable and _lifeline_closed(lifeline_fd):
+            return 137
         if wake_r in readable:
             with contextlib.suppress(BlockingIOError):
                 while os.read(wake_r, 512):

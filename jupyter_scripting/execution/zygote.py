@@ -365,6 +365,24 @@ def _reap(signum: int, frame: object) -> None:
         pass
 
 
+def prepare() -> None:
+    """Import, pre-build and freeze what every child shares (before the first fork)."""
+    preload()
+    # The pre-built profile goes in a directory of the zygote's own, removed at once:
+    # each child points its shell at its run's IPython directory.
+    build_dir = tempfile.mkdtemp(prefix="jupyter-scripting-zygote-")
+    os.environ["IPYTHONDIR"] = build_dir
+    try:
+        prebuild()
+    finally:
+        os.environ.pop("IPYTHONDIR", None)
+        shutil.rmtree(build_dir, ignore_errors=True)
+    if threading.active_count() != 1:  # pragma: no cover - the shell started a thread
+        raise RuntimeError("building the kernel started a thread; forking would be unsafe")
+    gc.collect()
+    gc.freeze()  # keep the preloaded objects' pages shared with every child
+
+
 def serve(protocol_fd: int, lifeline_fd: int) -> None:
     """Answer fork requests until the server closes the protocol socket."""
     signal.signal(signal.SIGCHLD, _reap)
@@ -380,20 +398,7 @@ def serve(protocol_fd: int, lifeline_fd: int) -> None:
     # Orphans of its children (a sandbox's init whose supervisor was killed) become its
     # own, and are reaped.
     _SANDBOX.prctl(_SANDBOX.PR_SET_CHILD_SUBREAPER, 1)
-    preload()
-    # The pre-built profile goes in a directory of the zygote's own, removed at once:
-    # each child points its shell at its run's IPython directory.
-    build_dir = tempfile.mkdtemp(prefix="jupyter-scripting-zygote-")
-    os.environ["IPYTHONDIR"] = build_dir
-    try:
-        prebuild()
-    finally:
-        os.environ.pop("IPYTHONDIR", None)
-        shutil.rmtree(build_dir, ignore_errors=True)
-    if threading.active_count() != 1:  # pragma: no cover - the shell started a thread
-        raise RuntimeError("building the kernel started a thread; forking would be unsafe")
-    gc.collect()
-    gc.freeze()  # keep the preloaded objects' pages shared with every child
+    prepare()
     sock = socket.socket(fileno=protocol_fd)
     reader = sock.makefile("rb")
     sock.sendall(b'{"ready": true, "pid": %d}\n' % os.getpid())
